@@ -1,0 +1,106 @@
+"""Text to token ids: NLTK tokenization and the vocabulary.
+
+Everything that turns raw text into model input lives here and in the modules it introduces:
+`corpus.py` (pre-training text) and `nli.py` (sentence-pair datasets) build on these pieces.
+"""
+import os
+from collections import Counter
+from pathlib import Path
+
+import nltk
+
+from atomic import atomic_write_text
+
+# The special tokens take the first ids, in this order, in every vocabulary.
+SPECIAL_TOKENS = ("[PAD]", "[CLS]", "[SEP]", "[MASK]", "[UNK]")
+PAD_ID, CLS_ID, SEP_ID, MASK_ID, UNK_ID = range(len(SPECIAL_TOKENS))
+
+
+# --- NLTK -------------------------------------------------------------------------------------------------
+
+def use_nltk_data(data_dir=None):
+    """Make NLTK find punkt_tab offline: $NLTK_DATA first, then <data_dir>/nltk_data."""
+    candidates = [p for p in os.environ.get("NLTK_DATA", "").split(os.pathsep) if p]
+    if data_dir is not None:
+        candidates.append(str(Path(data_dir) / "nltk_data"))
+    for candidate in reversed(candidates):
+        if candidate not in nltk.data.path:
+            nltk.data.path.insert(0, candidate)
+    try:
+        nltk.data.find("tokenizers/punkt_tab/english/")
+    except LookupError:
+        searched = "\n  ".join(nltk.data.path)
+        raise RuntimeError(
+            "NLTK's English sentence splitter (punkt_tab) was not found. Searched:\n  " + searched +
+            "\nInstall it with `python -m nltk.downloader -d <data-dir>/nltk_data punkt_tab`, "
+            "or set NLTK_DATA to a folder that holds tokenizers/punkt_tab.") from None
+
+
+def split_sentences(text):
+    """Punkt sentence splitting on the original casing (capital letters help it find boundaries)."""
+    return nltk.sent_tokenize(text)
+
+
+_word_tokenizer = nltk.tokenize.NLTKWordTokenizer()
+
+
+def tokenize(sentence):
+    """NLTK's word tokenizer on one sentence, lowercased. Same words as `nltk.word_tokenize`, which would
+    split the sentence into sentences once more before tokenizing."""
+    return [word.lower() for word in _word_tokenizer.tokenize(sentence)]
+
+
+# --- Vocabulary ---------------------------------------------------------------------------------------------
+
+class Vocab:
+    """Words <-> ids. The special tokens come first, then words by falling frequency."""
+
+    def __init__(self, tokens):
+        tokens = list(tokens)
+        if tuple(tokens[:len(SPECIAL_TOKENS)]) != SPECIAL_TOKENS:
+            raise ValueError(f"a vocabulary must start with {', '.join(SPECIAL_TOKENS)}")
+        self.tokens = tokens
+        self.ids = {token: i for i, token in enumerate(tokens)}
+        if len(self.ids) != len(tokens):
+            duplicate = next(t for t, n in Counter(tokens).items() if n > 1)
+            raise ValueError(f"the vocabulary lists {duplicate!r} twice")
+
+    @classmethod
+    def from_counts(cls, counts, max_size):
+        """Keep the `max_size - 5` most frequent words; ties go in alphabetical order, so a vocabulary
+        built twice from the same text is the same."""
+        words = sorted((w for w in counts if w not in SPECIAL_TOKENS), key=lambda w: (-counts[w], w))
+        return cls(SPECIAL_TOKENS + tuple(words[:max(0, max_size - len(SPECIAL_TOKENS))]))
+
+    def __len__(self):
+        return len(self.tokens)
+
+    def encode(self, words):
+        return [self.ids.get(word, UNK_ID) for word in words]
+
+    def decode(self, ids):
+        return [self.tokens[i] for i in ids]
+
+    def save(self, path):
+        atomic_write_text(path, "".join(token + "\n" for token in self.tokens))
+
+    @classmethod
+    def load(cls, path):
+        path = Path(path)
+        tokens = path.read_text(encoding="utf-8").split("\n")
+        if tokens and tokens[-1] == "":
+            tokens.pop()
+        for line_number, token in enumerate(tokens, start=1):
+            if not token or token != token.strip():
+                raise ValueError(f"{path}, line {line_number}: expected one token without spaces, "
+                                 f"got {token!r}")
+        try:
+            return cls(tokens)
+        except ValueError as error:
+            raise ValueError(f"{path}: {error}") from None
+
+
+def encode_sentence(vocab, sentence, max_len):
+    """`[CLS] words [SEP]` as ids, the words cut so that the whole fits in `max_len` positions."""
+    ids = vocab.encode(tokenize(sentence))[:max_len - 2]
+    return [CLS_ID] + ids + [SEP_ID]
