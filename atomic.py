@@ -5,6 +5,7 @@ Windows. A checkpoint directory is built complete under a temporary name and swa
 `recover_directory` repairs the one window in which a crash could leave only the previous copy.
 """
 import contextlib
+import json
 import os
 import shutil
 import tempfile
@@ -35,6 +36,21 @@ def atomic_write_text(path, text):
 def atomic_write_bytes(path, data):
     with atomic_path(path) as temporary:
         temporary.write_bytes(data)
+
+
+def atomic_write_json(path, value):
+    atomic_write_text(path, json.dumps(value, indent=2) + "\n")
+
+
+def read_json(path):
+    """A JSON file a user pointed us to, with an error that names it when it is missing or broken."""
+    path = Path(path)
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise SystemExit(f"{path} not found: is {path.parent} a checkpoint directory?") from None
+    except json.JSONDecodeError as error:
+        raise SystemExit(f"{path}: not valid JSON ({error})") from None
 
 
 def _previous_copy(directory):

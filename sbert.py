@@ -1,0 +1,193 @@
+"""Sentence-BERT (Reimers & Gurevych 2019, "Sentence-BERT: Sentence Embeddings using Siamese
+BERT-Networks"): one BERT encoder turns each sentence on its own into a vector, and a linear classifier
+over (u, v, |u - v|) decides entailment / neutral / contradiction.
+
+The encoder is shared ("siamese"): both sentences go through the same weights, so u and v live in the same
+space and the cosine of two embeddings means something after training. The classifier (the paper's
+SoftmaxLoss) is kept and saved with the encoder, so three-way predictions work after loading.
+"""
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from atomic import atomic_path, atomic_write_json, read_json
+from bert import BERT, PAD_ID, BertConfig
+from data import Vocab, encode_sentence
+
+LABELS = ("entailment", "neutral", "contradiction")  # ids 0, 1, 2 everywhere in the project
+POOLINGS = ("mean", "cls", "max")
+# The concatenations of the paper's ablation (its Table 6); "u,v,|u-v|" is the one it recommends.
+FEATURES = ("u,v", "|u-v|", "u*v", "|u-v|,u*v", "u,v,u*v", "u,v,|u-v|", "u,v,|u-v|,u*v")
+
+
+@dataclass
+class SentenceBertConfig:
+    bert: BertConfig
+    pooling: str = "mean"
+    features: str = "u,v,|u-v|"
+
+    def __post_init__(self):
+        if self.pooling not in POOLINGS:
+            raise ValueError(f"pooling must be one of {', '.join(POOLINGS)}, not {self.pooling!r}")
+        if self.features not in FEATURES:
+            raise ValueError(f"features must be one of {', '.join(FEATURES)}, not {self.features!r}")
+
+    def to_dict(self):
+        return {"kind": "sbert", "bert": self.bert.to_dict(), "pooling": self.pooling,
+                "features": self.features, "labels": list(LABELS)}
+
+    @classmethod
+    def from_dict(cls, values):
+        return cls(BertConfig.from_dict(values["bert"]), values["pooling"], values["features"])
+
+
+def pool(hidden, mask, how):
+    """One vector per sentence. hidden: (B, T, d); mask: (B, T), True at real tokens -> (B, d)."""
+    if how == "cls":
+        return hidden[:, 0]
+    if how == "max":
+        return hidden.masked_fill(~mask[..., None], float("-inf")).max(dim=1).values
+    mask = mask[..., None].to(hidden.dtype)  # (B, T, 1)
+    return (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1)  # padding neither adds nor counts
+
+
+def pair_features(u, v, features):
+    """Concatenate the chosen combinations of the two embeddings: (B, d), (B, d) -> (B, k·d)."""
+    parts = {"u": u, "v": v, "|u-v|": (u - v).abs(), "u*v": u * v}
+    return torch.cat([parts[name] for name in features.split(",")], dim=-1)
+
+
+class SoftmaxLoss(nn.Module):
+    """The classification objective o = softmax(Wᵀ(u, v, |u - v|)), W of shape (k·d, 3). Returns logits;
+    the softmax lives in the cross-entropy during training and in `predict` afterwards."""
+
+    def __init__(self, d_model, features, num_labels=len(LABELS)):
+        super().__init__()
+        self.features = features
+        self.classifier = nn.Linear(len(features.split(",")) * d_model, num_labels)
+
+    def forward(self, u, v):  # (B, d), (B, d) -> (B, 3)
+        return self.classifier(pair_features(u, v, self.features))
+
+
+@dataclass
+class Prediction:
+    label: str
+    probabilities: dict  # label -> probability
+    cosine_similarity: float
+
+    def to_dict(self):
+        return {"label": self.label, "probabilities": self.probabilities,
+                "cosine_similarity": self.cosine_similarity}
+
+
+class SentenceBERT(nn.Module):
+    def __init__(self, config, vocab):
+        super().__init__()
+        if len(vocab) != config.bert.vocab_size:
+            raise ValueError(f"the vocabulary has {len(vocab)} words but the model expects "
+                             f"{config.bert.vocab_size}")
+        self.config = config
+        self.vocab = vocab
+        self.bert = BERT(config.bert)
+        self.head = SoftmaxLoss(config.bert.d_model, config.features)
+
+    # --- training-time interface: token ids in, tensors out
+
+    def embed(self, input_ids):  # (B, T) -> (B, d)
+        hidden = self.bert(input_ids)  # one sentence per row, all segment 0
+        return pool(hidden, input_ids != PAD_ID, self.config.pooling)
+
+    def forward(self, first_ids, second_ids):  # (B, T1), (B, T2) -> logits (B, 3), u (B, d), v (B, d)
+        u, v = self.embed(first_ids), self.embed(second_ids)
+        return self.head(u, v), u, v
+
+    # --- text interface
+
+    @property
+    def device(self):
+        return next(self.parameters()).device
+
+    def tokenize(self, sentences):
+        return [encode_sentence(self.vocab, s, self.config.bert.max_len) for s in sentences]
+
+    @torch.inference_mode()
+    def encode(self, sentences, batch_size=64):
+        """Sentence embeddings (N, d), in the order given. Batches hold sentences of similar length, so
+        little padding is computed."""
+        was_training = self.training
+        self.eval()
+        ids = self.tokenize(sentences)
+        order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
+        embeddings = torch.empty(len(ids), self.config.bert.d_model)
+        for start in range(0, len(order), batch_size):
+            chosen = order[start:start + batch_size]
+            batch = pad([ids[i] for i in chosen]).to(self.device)
+            embeddings[chosen] = self.embed(batch).float().cpu()
+        self.train(was_training)
+        return embeddings
+
+    def similarity(self, first, second):
+        """Cosine similarity of two sentences, or element-wise of two equally long lists of sentences."""
+        single = isinstance(first, str)
+        u, v = self.encode([first] if single else first), self.encode([second] if single else second)
+        cosine = F.cosine_similarity(u, v, dim=-1)
+        return cosine.item() if single else cosine
+
+    @torch.inference_mode()
+    def predict(self, premise, hypothesis):
+        """The trained classifier's verdict on one pair, its class probabilities, and the cosine."""
+        u, v = self.encode([premise, hypothesis])
+        probabilities = self.head(u[None].to(self.device), v[None].to(self.device)).softmax(-1)[0].tolist()
+        best = max(range(len(LABELS)), key=lambda i: probabilities[i])
+        return Prediction(LABELS[best], dict(zip(LABELS, probabilities)),
+                          F.cosine_similarity(u, v, dim=0).item())
+
+    # --- checkpoints
+
+    def save(self, directory):
+        """config.json, vocab.txt and model.pt (encoder and classifier), each written atomically; other
+        files in the directory (metrics.jsonl, reports) are left alone."""
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        self.vocab.save(directory / "vocab.txt")
+        with atomic_path(directory / "model.pt") as temporary:
+            torch.save({k: v.cpu() for k, v in self.state_dict().items()}, temporary)
+        atomic_write_json(directory / "config.json", self.config.to_dict())
+
+    @classmethod
+    def load(cls, directory, device="cpu"):
+        directory = Path(directory)
+        values = read_json(directory / "config.json")
+        if values.get("kind") != "sbert":
+            raise SystemExit(f"{directory} holds a {values.get('kind', 'unknown')!r} checkpoint, not a "
+                             "fine-tuned Sentence-BERT (run finetune.py on it first)")
+        model = cls(SentenceBertConfig.from_dict(values), Vocab.load(directory / "vocab.txt"))
+        model.load_state_dict(torch.load(directory / "model.pt", weights_only=True, map_location="cpu"))
+        return model.to(device).eval()
+
+    @classmethod
+    def from_pretrained_bert(cls, directory, pooling="mean", features="u,v,|u-v|"):
+        """Start from a pretrain.py checkpoint: its encoder weights and vocabulary, a fresh classifier."""
+        directory = Path(directory)
+        values = read_json(directory / "config.json")
+        if values.get("kind") != "bert":
+            raise SystemExit(f"{directory} holds a {values.get('kind', 'unknown')!r} checkpoint, not a "
+                             "pre-trained BERT from pretrain.py")
+        config = SentenceBertConfig(BertConfig.from_dict(values["model"]), pooling, features)
+        model = cls(config, Vocab.load(directory / "vocab.txt"))
+        weights = torch.load(directory / "model.pt", weights_only=True, map_location="cpu")
+        encoder = {k.removeprefix("bert."): v for k, v in weights.items() if k.startswith("bert.")}
+        model.bert.load_state_dict(encoder)  # strict: every encoder weight must be there
+        return model
+
+
+def pad(sequences):
+    """A list of id lists -> (B, longest) tensor, padded with [PAD]."""
+    batch = torch.full((len(sequences), max(map(len, sequences))), PAD_ID, dtype=torch.long)
+    for row, ids in enumerate(sequences):
+        batch[row, :len(ids)] = torch.tensor(ids)
+    return batch

@@ -1,0 +1,160 @@
+"""What the two training scripts share: device choice, the optimizer and its learning-rate schedule, the
+time budget, clean stopping on Ctrl-C / SIGTERM, the metrics log and the training state saved for --resume.
+"""
+import contextlib
+import json
+import math
+import signal
+import time
+from pathlib import Path
+
+import torch
+
+from atomic import atomic_write_text
+
+
+# --- Device -------------------------------------------------------------------------------------------------
+
+def pick_device(name="auto"):
+    """auto: CUDA if present, then Apple's MPS, then the CPU."""
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise SystemExit("--device cuda was asked for, but torch sees no CUDA device")
+    if name == "mps" and not torch.backends.mps.is_available():
+        raise SystemExit("--device mps was asked for, but torch sees no MPS device")
+    return torch.device(name)
+
+
+def autocast(device):
+    """bf16 autocast on CUDA (same exponent range as fp32, so no loss scaling is needed); fp32 elsewhere,
+    where bf16 matrix multiplies are slower or unsupported."""
+    if device.type == "cuda":
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+# --- Optimizer and learning rate ----------------------------------------------------------------------------
+
+def make_optimizer(model, lr, weight_decay, eps=1e-6):
+    """AdamW; as in BERT, biases and LayerNorm weights (the 1-dimensional tensors) get no weight decay."""
+    decayed = [p for p in model.parameters() if p.requires_grad and p.dim() >= 2]
+    undecayed = [p for p in model.parameters() if p.requires_grad and p.dim() < 2]
+    groups = [{"params": decayed, "weight_decay": weight_decay}, {"params": undecayed, "weight_decay": 0.0}]
+    return torch.optim.AdamW(groups, lr=lr, betas=(0.9, 0.999), eps=eps)
+
+
+def warmup_then_linear_decay(progress, warmup_fraction):
+    """Learning-rate factor at `progress` in [0, 1] of the run: a linear rise to 1 over the warm-up, then a
+    linear fall to 0 at the end (BERT's and SBERT's schedule)."""
+    if warmup_fraction > 0 and progress < warmup_fraction:
+        return progress / warmup_fraction
+    return max(0.0, (1.0 - progress) / (1.0 - warmup_fraction)) if warmup_fraction < 1 else 1.0
+
+
+def set_learning_rate(optimizer, lr):
+    for group in optimizer.param_groups:
+        group["lr"] = lr
+
+
+class Budget:
+    """How far a run is, from its step count and/or its wall-clock budget; whichever limit is nearer
+    decides, so a run limited by minutes still warms up and decays its learning rate to zero."""
+
+    def __init__(self, max_steps=None, max_minutes=None, elapsed_before=0.0):
+        if not max_steps and not max_minutes:
+            raise SystemExit("give --max-steps or --max-minutes (or both): the run needs an end for its "
+                             "learning-rate schedule")
+        self.max_steps = max_steps
+        self.max_seconds = max_minutes * 60 if max_minutes else None
+        self.started = time.monotonic() - elapsed_before
+
+    def elapsed(self):
+        return time.monotonic() - self.started
+
+    def progress(self, step):
+        fractions = []
+        if self.max_steps:
+            fractions.append(step / self.max_steps)
+        if self.max_seconds:
+            fractions.append(self.elapsed() / self.max_seconds)
+        return min(1.0, max(fractions))
+
+    def finished(self, step):
+        return self.progress(step) >= 1.0
+
+
+# --- Stopping cleanly ---------------------------------------------------------------------------------------
+
+class StopRequest:
+    """The first Ctrl-C or SIGTERM asks the loop to save and stop at the end of the current step; a second
+    one interrupts at once."""
+
+    def __init__(self):
+        self.requested = False
+        self._previous = {}
+
+    def __enter__(self):
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(ValueError):  # signals can only be caught on the main thread
+                self._previous[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def _handle(self, signum, frame):
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+        print(f"\n{signal.Signals(signum).name} received: saving a checkpoint, then stopping "
+              "(send it again to stop at once)", flush=True)
+
+    def __exit__(self, *exc):
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+
+
+# --- Metrics log --------------------------------------------------------------------------------------------
+
+class MetricsLog:
+    """metrics.jsonl: one JSON object per line, appended as training goes, so it can be followed live."""
+
+    def __init__(self, path):
+        self.path = Path(path)
+
+    def append(self, record):
+        with self.path.open("a", encoding="utf-8") as file:
+            file.write(json.dumps(record) + "\n")
+
+    def read(self):
+        if not self.path.exists():
+            return []
+        return [json.loads(line) for line in self.path.read_text(encoding="utf-8").splitlines() if line]
+
+    def keep_until(self, step):
+        """On resume: forget what was logged after the checkpoint we continue from."""
+        kept = [r for r in self.read() if r.get("step", 0) <= step]
+        atomic_write_text(self.path, "".join(json.dumps(r) + "\n" for r in kept))
+
+
+# --- Training state for --resume ----------------------------------------------------------------------------
+
+def training_state(optimizer, step, elapsed, **extra):
+    """Everything besides the weights that an exact resume needs. Tensors, numbers and strings only, so it
+    loads with torch.load(weights_only=True)."""
+    return {"optimizer": optimizer.state_dict(), "step": step, "elapsed": elapsed,
+            "torch_rng": torch.get_rng_state(), **extra}
+
+
+def restore_training_state(path, optimizer):
+    state = torch.load(path, weights_only=True, map_location="cpu")
+    optimizer.load_state_dict(state["optimizer"])
+    torch.set_rng_state(state["torch_rng"])
+    return state
+
+
+def mean(values):
+    values = list(values)
+    return sum(values) / len(values) if values else math.nan
