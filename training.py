@@ -158,3 +158,37 @@ def restore_training_state(path, optimizer):
 def mean(values):
     values = list(values)
     return sum(values) / len(values) if values else math.nan
+
+
+# --- Command line -------------------------------------------------------------------------------------------
+
+def add_common_arguments(parser, batch_size, lr, warmup_fraction):
+    """The options pretrain.py and finetune.py share (DESIGN.md's command-line contract)."""
+    parser.add_argument("--data-dir", default="data", help="datasets live (or are downloaded) here; may be "
+                        "read-only when it already holds them (default: %(default)s)")
+    parser.add_argument("--cache-dir", default=".cache", help="tokenized data is cached here, never in "
+                        "--data-dir (default: %(default)s)")
+    parser.add_argument("--out", required=True, help="checkpoint directory to write")
+    parser.add_argument("--max-steps", type=int, help="stop after this many optimizer steps")
+    parser.add_argument("--max-minutes", type=float, help="stop cleanly after this much wall-clock time; "
+                        "the learning rate then decays to zero at the time limit")
+    parser.add_argument("--batch-size", type=int, default=batch_size, help="(default: %(default)s)")
+    parser.add_argument("--lr", type=float, default=lr, help="peak learning rate (default: %(default)s)")
+    parser.add_argument("--warmup-fraction", type=float, default=warmup_fraction,
+                        help="share of the run spent warming the learning rate up (default: %(default)s)")
+    parser.add_argument("--weight-decay", type=float, default=0.01, help="AdamW (default: %(default)s)")
+    parser.add_argument("--clip-norm", type=float, default=1.0, help="gradient clipping (default: %(default)s)")
+    parser.add_argument("--seed", type=int, default=0, help="(default: %(default)s)")
+    parser.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"], default="auto",
+                        help="(default: %(default)s)")
+    parser.add_argument("--log-every", type=int, default=50, help="steps between metrics.jsonl lines")
+    parser.add_argument("--resume", action="store_true", help="continue the run saved in --out")
+
+
+def check_resume(out, resume, state_file):
+    """Refuse to overwrite a run by accident, and to resume one that is not there."""
+    out = Path(out)
+    if resume and not (out / state_file).exists():
+        raise SystemExit(f"--resume: no saved run in {out} ({state_file} is missing)")
+    if not resume and (out / state_file).exists():
+        raise SystemExit(f"{out} already holds a run: add --resume to continue it, or choose another --out")

@@ -1,0 +1,118 @@
+import json
+import os
+import signal
+from pathlib import Path
+
+import pytest
+import torch
+
+import finetune
+from nli import evaluation_batches, load_encoded_pairs
+from sbert import LABELS, SentenceBERT
+
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+SUBJECTS = ["man", "woman", "boy", "girl"]
+ACTIONS = ["playing a guitar", "sleeping on a bed", "eating an apple", "riding a bike"]
+PLACES = ["outside", "at home", "in a park", "on a stage"]
+
+
+def fixed_pairs():
+    """64 NLI pairs: entailment keeps the action, contradiction changes it, neutral adds a place."""
+    rows = []
+    for i, subject in enumerate(SUBJECTS):
+        for j, action in enumerate(ACTIONS):
+            premise = f"A {subject} is {action}."
+            other = ACTIONS[(j + 1 + i) % len(ACTIONS)]
+            rows += [(premise, f"Someone is {action}.", "entailment"),
+                     (premise, f"A {subject} is {other}.", "contradiction"),
+                     (premise, f"A {subject} is {action} {PLACES[(i + j) % 4]}.", "neutral"),
+                     (premise, f"A {subject} is not {action}.", "contradiction")]
+    return rows
+
+
+def write_jsonl(path, rows):
+    path.write_text("".join(json.dumps({"sentence1": p, "sentence2": h, "gold_label": label}) + "\n"
+                            for p, h, label in rows))
+    return path
+
+
+def run_finetune(tmp_path, *extra):
+    finetune.main(["--bert", "none", "--preset", "tiny", "--data-dir", str(SHARED_DATA),
+                   "--cache-dir", str(tmp_path / "cache"), "--log-every", "10", "--seed", "3", *extra])
+
+
+def accuracy_on(model, specs, tmp_path):
+    pairs = load_encoded_pairs(specs, model.vocab, model.config.bert.max_len, SHARED_DATA,
+                               cache_dir=tmp_path / "cache")
+    correct = 0
+    with torch.inference_mode():
+        for batch in evaluation_batches(pairs, 32):
+            logits, _, _ = model(batch["first_ids"], batch["second_ids"])
+            correct += (logits.argmax(-1) == batch["labels"]).sum().item()
+    return correct / len(pairs)
+
+
+def test_a_tiny_model_learns_64_fixed_pairs(tmp_path):
+    """The whole learning path works: data, siamese encoder, head, loss, optimizer, schedule."""
+    data = write_jsonl(tmp_path / "pairs.jsonl", fixed_pairs())
+    run_finetune(tmp_path, "--train", str(data), "--out", str(tmp_path / "model"), "--epochs", "60",
+                 "--batch-size", "16", "--lr", "2e-3", "--warmup-fraction", "0.05")
+    model = SentenceBERT.load(tmp_path / "model")
+    assert accuracy_on(model, str(data), tmp_path) >= 0.95  # chance is 1/3 (1/2 for the majority label)
+    assert len(fixed_pairs()) == 64
+
+
+def test_the_command_end_to_end_keeps_the_best_model_and_logs(tmp_path):
+    data = write_jsonl(tmp_path / "pairs.jsonl", fixed_pairs())
+    out = tmp_path / "model"
+    run_finetune(tmp_path, "--train", str(data), "--val-fraction", "0.25", "--out", str(out),
+                 "--epochs", "3", "--eval-every", "2")
+    records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    validations = [r for r in records if "val_accuracy" in r]
+    # 48 pairs make 3 batches an epoch: validation every 2 steps and at the end of each epoch, once per step
+    assert [r["step"] for r in validations] == [2, 3, 4, 6, 8, 9]
+    assert {"loss", "train_accuracy", "lr"} <= set(next(r for r in records if "loss" in r))
+    best = max(r["val_accuracy"] for r in validations)
+    model = SentenceBERT.load(out)
+    assert accuracy_on(model, str(data), tmp_path) >= 0  # loads and runs
+    args = json.loads((out / "args.json").read_text())
+    assert (args["train_pairs"], args["val_pairs"]) == (48, 16)
+    assert (out / "last" / "trainer.pt").exists()
+    prediction = model.predict("A man is playing a guitar.", "Someone is playing a guitar.")
+    assert prediction.label in LABELS
+    assert best == pytest.approx(torch.load(out / "last" / "trainer.pt", weights_only=True)["best_val_accuracy"])
+
+
+def test_an_interrupted_run_resumes_exactly(tmp_path, monkeypatch):
+    data = write_jsonl(tmp_path / "pairs.jsonl", fixed_pairs())
+    common = ["--train", str(data), "--epochs", "3", "--batch-size", "8", "--lr", "1e-3"]
+    run_finetune(tmp_path, *common, "--out", str(tmp_path / "straight"))
+
+    real_step = torch.optim.AdamW.step
+    calls = {"n": 0}
+
+    def step_then_interrupt(self, *args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 11:  # a SIGTERM arriving during step 11, in the middle of the second epoch
+            os.kill(os.getpid(), signal.SIGTERM)
+        return real_step(self, *args, **kwargs)
+
+    monkeypatch.setattr(torch.optim.AdamW, "step", step_then_interrupt)
+    run_finetune(tmp_path, *common, "--out", str(tmp_path / "resumed"))
+    assert torch.load(tmp_path / "resumed" / "last" / "trainer.pt", weights_only=True)["step"] == 11
+    monkeypatch.undo()
+    run_finetune(tmp_path, *common, "--out", str(tmp_path / "resumed"), "--resume")
+
+    straight = torch.load(tmp_path / "straight" / "model.pt", weights_only=True)
+    resumed = torch.load(tmp_path / "resumed" / "model.pt", weights_only=True)
+    for name in straight:
+        torch.testing.assert_close(resumed[name], straight[name], rtol=0, atol=0, msg=name)
+
+
+def test_existing_run_is_not_overwritten_and_missing_run_is_not_resumed(tmp_path):
+    data = write_jsonl(tmp_path / "pairs.jsonl", fixed_pairs())
+    with pytest.raises(SystemExit, match="no saved run"):
+        run_finetune(tmp_path, "--train", str(data), "--out", str(tmp_path / "m"), "--resume")
+    run_finetune(tmp_path, "--train", str(data), "--out", str(tmp_path / "m"), "--max-steps", "1")
+    with pytest.raises(SystemExit, match="already holds a run"):
+        run_finetune(tmp_path, "--train", str(data), "--out", str(tmp_path / "m"), "--max-steps", "1")
