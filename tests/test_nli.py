@@ -1,0 +1,374 @@
+"""nli.py: dataset readers, the token-id cache and the batchers, on fixture files written into tmp_path."""
+import dataclasses
+import hashlib
+import http.server
+import json
+import threading
+import zipfile
+from functools import partial
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import download
+import nli
+from data import CLS_ID, PAD_ID, SEP_ID, Vocab, tokenize, use_nltk_data
+
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+use_nltk_data(SHARED_DATA)
+
+WORDS = "a man is playing guitar woman sleeps dog runs two people the park".split()
+VOCAB = Vocab.from_counts({word: 1 for word in WORDS}, 100)
+
+
+def write_jsonl(path, records):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join((r if isinstance(r, str) else json.dumps(r)) + "\n" for r in records))
+    return path
+
+
+def snli_record(label, first="A man is playing guitar.", second="A man sleeps."):
+    # The official files carry more fields than the three we read.
+    return {"annotator_labels": [label], "captionID": "1.jpg#0", "gold_label": label, "pairID": "1.jpg#0r1n",
+            "sentence1": first, "sentence1_binary_parse": "( A man )", "sentence2": second}
+
+
+def load(specs, data_dir, task="nli"):
+    """load_pairs, returning the summary lines as well."""
+    lines = []
+    return nli.load_pairs(specs, data_dir, task, log=lines.append), lines
+
+
+# --- Readers ------------------------------------------------------------------------------------------------
+
+def test_snli_jsonl_labels_and_skipped_rows(tmp_path):
+    write_jsonl(tmp_path / "snli_1.0" / "snli_1.0_dev.jsonl", [
+        snli_record("neutral"), snli_record("entailment"), snli_record("-"), snli_record("contradiction"),
+        snli_record("-"), snli_record("entailment", second="  "), snli_record("neutral", first=None)])
+    pairs, lines = load("snli:dev", tmp_path)
+    assert pairs.labels.tolist() == [1, 0, 2]
+    assert pairs.labels.dtype == np.int64 and pairs.scores is None
+    assert pairs.first == ["A man is playing guitar."] * 3 and pairs.second == ["A man sleeps."] * 3
+    assert lines == ["snli:dev: kept 3 pairs, skipped 4 (label '-': 2, empty text: 2)"]
+
+
+def test_mnli_jsonl_and_unknown_labels_are_counted(tmp_path):
+    write_jsonl(tmp_path / "multinli_1.0" / "multinli_1.0_dev_mismatched.jsonl", [
+        {"gold_label": "contradiction", "sentence1": "Two people run.", "sentence2": "Nobody runs.", "genre": "x"},
+        {"gold_label": "hidden", "sentence1": "Two people run.", "sentence2": "People run."}])
+    pairs, lines = load("mnli:dev_mismatched", tmp_path)
+    assert pairs.labels.tolist() == [2] and pairs.second == ["Nobody runs."]
+    assert lines == ["mnli:dev_mismatched: kept 1 pairs, skipped 1 (label 'hidden': 1)"]
+
+
+SICK_HEADER = ("pair_ID\tsentence_A\tsentence_B\tentailment_label\trelatedness_score\tentailment_AB\t"
+               "entailment_BA\tsentence_A_original\tsentence_B_original\tsentence_A_dataset\t"
+               "sentence_B_dataset\tSemEval_set")
+
+
+def write_sick(data_dir):
+    rows = [(1, "A man is playing.", "A man plays.", "ENTAILMENT", "4.5", "TRAIN"),
+            (2, "A dog runs.", "A dog sleeps.", "CONTRADICTION", "2.1", "TRIAL"),
+            (3, "Two people walk.", "A woman sleeps.", "NEUTRAL", "1.2", "TRAIN"),
+            (4, "A woman sleeps.", "Someone sleeps.", "ENTAILMENT", "3.9", "TEST")]
+    lines = [SICK_HEADER] + [f"{i}\t{a}\t{b}\t{label}\t{score}\tA_x_B\tB_x_A\t{a}\t{b}\tFLICKR\tFLICKR\t{split}"
+                             for i, a, b, label, score, split in rows]
+    path = data_dir / "SICK" / "SICK.txt"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(("\r\n".join(lines) + "\r\n").encode())
+    return path
+
+
+def test_sick_splits_by_semeval_set_with_crlf_lines(tmp_path):
+    write_sick(tmp_path)
+    train, _ = load("sick:train", tmp_path)
+    assert train.labels.tolist() == [0, 1] and train.first == ["A man is playing.", "Two people walk."]
+    assert train.second == ["A man plays.", "A woman sleeps."]  # no "\r" left at the end of a field
+    trial, _ = load("sick:trial", tmp_path)
+    assert trial.labels.tolist() == [2]
+    test, _ = load("sick:test", tmp_path, task="sts")
+    assert test.scores.tolist() == pytest.approx([3.9]) and test.labels is None
+    assert test.scores.dtype == np.float32
+
+
+def test_stsb_scores_and_extra_fields(tmp_path):
+    path = tmp_path / "stsbenchmark" / "sts-dev.csv"
+    path.parent.mkdir()
+    path.write_text('main-captions\tMSRvid\t2012test\t0001\t5.000\tA "plane" takes off.\tA plane is taking off.\n'
+                    "main-news\theadlines\t2016\t0281\t2\tUS court limits power\tHigh court checks power\t"
+                    "Europe Media Monitor\tEurope Media Monitor\n")
+    pairs, lines = load("stsb:dev", tmp_path, task="sts")
+    assert pairs.scores.tolist() == [5.0, 2.0]
+    assert pairs.first == ['A "plane" takes off.', "US court limits power"]
+    assert pairs.second == ["A plane is taking off.", "High court checks power"]
+    assert lines == ["stsb:dev: kept 2 pairs, skipped 0"]
+
+
+def test_local_jsonl_with_premise_hypothesis_and_numeric_labels(tmp_path):
+    path = write_jsonl(tmp_path / "mine.jsonl", [
+        {"premise": "A dog runs.", "hypothesis": "A dog moves.", "label": 0},
+        {"premise": "A dog runs.", "hypothesis": "A cat runs.", "label": 2}, "",
+        {"premise": "A dog runs.", "hypothesis": "It is fast.", "label": "1"}])
+    pairs, _ = load(str(path), tmp_path)
+    assert pairs.labels.tolist() == [0, 2, 1] and pairs.second[1] == "A cat runs."
+
+
+def test_local_tsv_with_sentence_columns_and_gold_label(tmp_path):
+    path = tmp_path / "mine.tsv"
+    path.write_text('sentence1\tsentence2\tgold_label\n"Hi," he said.\tHe spoke.\tEntailment\n'
+                    "A dog runs.\tA dog sleeps.\tcontradiction\nA dog runs.\tA cat runs.\t-\n")
+    pairs, lines = load(str(path), tmp_path)
+    assert pairs.first == ['"Hi," he said.', "A dog runs."] and pairs.labels.tolist() == [0, 2]
+    assert lines == [f"{path}: kept 2 pairs, skipped 1 (label '-': 1)"]
+
+
+def test_local_csv_with_similarity_scores(tmp_path):
+    path = tmp_path / "mine.csv"
+    path.write_text('id,premise,hypothesis,similarity\r\n1,A dog runs.,A dog moves.,4.25\r\n'
+                    '2,"A dog, brown, runs.","She said ""no"".",0.5\r\n')
+    pairs, _ = load(str(path), tmp_path, task="sts")
+    assert pairs.scores.tolist() == [4.25, 0.5]
+    assert pairs.first == ["A dog runs.", "A dog, brown, runs."] and pairs.second[1] == 'She said "no".'
+    with pytest.raises(ValueError, match="line 2: expected an NLI label"):
+        load(str(path), tmp_path, task="nli")
+
+
+@pytest.mark.parametrize("name, content, task, expected", [
+    ("bad.jsonl", '{"premise": "a", "hypothesis": "b", "label": 0}\n{"premise": "a",\n', "nli",
+     "line 2: expected a JSON object"),
+    ("bad.jsonl", '{"premise": "a", "hypothesis": "b", "label": 0}\n{"premise": "a", "label": 0}\n', "nli",
+     "line 2: expected a field named hypothesis or sentence2"),
+    ("bad.tsv", "premise\thypothesis\tlabel\na\tb\t0\na\tb\n", "nli", "line 3: expected 3 columns, got 2"),
+    ("bad.tsv", "text\tlabel\na\t0\n", "nli", "line 1: expected a header naming the columns"),
+    ("bad.csv", "premise,hypothesis,score\na,b,1.0\na,b,high\n", "sts",
+     "line 3: expected a similarity score .* got 'high'"),
+    ("bad.csv", 'premise,hypothesis,score\na,b,1.0\n"a"x,b,2\n', "sts",
+     "line 3: expected ','-separated fields"),
+])
+def test_malformed_local_files_name_file_and_line(tmp_path, name, content, task, expected):
+    path = tmp_path / name
+    path.write_text(content)
+    with pytest.raises(ValueError, match=expected) as error:
+        load(str(path), tmp_path, task)
+    assert str(path) in str(error.value)
+
+
+def test_malformed_official_files_name_file_and_line(tmp_path):
+    sick = write_sick(tmp_path)
+    sick.write_bytes(sick.read_bytes() + b"5\tA dog runs.\tA dog sleeps.\tNEUTRAL\r\n")
+    with pytest.raises(ValueError, match=r"SICK\.txt, line 6: expected 12 columns, got 4"):
+        load("sick:train", tmp_path)
+    stsb = tmp_path / "stsbenchmark" / "sts-train.csv"
+    stsb.parent.mkdir()
+    stsb.write_text("g\tf\t2012\t1\t4.0\tA b.\tC d.\ng\tf\t2012\t2\tn/a\tA b.\tC d.\n")
+    with pytest.raises(ValueError, match=r"sts-train\.csv, line 2: expected a similarity score"):
+        load("stsb:train", tmp_path, task="sts")
+
+
+def test_comma_joined_specs_are_concatenated_in_order(tmp_path):
+    write_sick(tmp_path)
+    write_jsonl(tmp_path / "snli_1.0" / "snli_1.0_test.jsonl", [snli_record("contradiction")])
+    pairs, lines = load("snli:test, sick:trial,sick:train", tmp_path)
+    assert pairs.labels.tolist() == [2, 2, 0, 1] and pairs.name == "snli:test, sick:trial,sick:train"
+    assert pairs.first == ["A man is playing guitar.", "A dog runs.", "A man is playing.", "Two people walk."]
+    assert [line.split(":")[0] + ":" + line.split(":")[1] for line in lines] == \
+        ["snli:test", "sick:trial", "sick:train"]
+
+
+@pytest.mark.parametrize("spec, task, expected", [
+    ("snli:validation", "nli", "valid specs: snli:train|dev|test, mnli:train|dev_matched|dev_mismatched"),
+    ("imdb", "nli", "unknown dataset spec 'imdb'; valid specs: .*sick:train|trial|test"),
+    ("snli:dev", "sts", "snli:dev has no similarity scores; sts specs: sick, stsb"),
+    ("stsb:dev", "nli", "stsb:dev has no NLI labels"),
+    ("missing.jsonl", "nli", "'missing.jsonl' does not exist"),
+])
+def test_bad_specs_say_what_is_valid(tmp_path, spec, task, expected):
+    with pytest.raises((ValueError, FileNotFoundError), match=expected):
+        load(spec, tmp_path, task)
+
+
+
+@pytest.fixture
+def local_server(tmp_path):
+    """An HTTP server on 127.0.0.1 (a free port) serving the folder it returns, as `(folder, url)`."""
+    folder = tmp_path / "served"
+    folder.mkdir()
+    handler = partial(http.server.SimpleHTTPRequestHandler, directory=str(folder))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield folder, f"http://127.0.0.1:{server.server_address[1]}/"
+    server.shutdown()
+    server.server_close()
+    thread.join()
+
+
+def test_a_missing_snli_split_is_downloaded_from_the_mirror(tmp_path, local_server, monkeypatch):
+    folder, url = local_server
+    archive = folder / "snli_1.0.zip"
+    with zipfile.ZipFile(archive, "w") as zipped:
+        for split, label in (("train", "neutral"), ("dev", "entailment"), ("test", "contradiction")):
+            zipped.writestr(f"snli_1.0/snli_1.0_{split}.jsonl",
+                            json.dumps(snli_record(label)) + "\n" + json.dumps(snli_record("-")) + "\n")
+    # download.py checks the official archive's size and SHA-256; give it the fixture's instead.
+    fixture = dataclasses.replace(download.DATASETS["snli"], size=archive.stat().st_size,
+                                  sha256=hashlib.sha256(archive.read_bytes()).hexdigest())
+    monkeypatch.setitem(download.DATASETS, "snli", fixture)
+    monkeypatch.setenv("AGREE_DOWNLOAD_MIRROR", url)
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    pairs, lines = load("snli:train", data_dir)
+    assert pairs.labels.tolist() == [1] and lines == ["snli:train: kept 1 pairs, skipped 1 (label '-': 1)"]
+    assert (data_dir / "snli_1.0" / "snli_1.0_test.jsonl").is_file()
+    archive.unlink()  # the second time the files are there and nothing is fetched
+    assert load("snli:test", data_dir)[0].labels.tolist() == [2]
+
+# --- Token ids and their cache ------------------------------------------------------------------------------
+
+def write_local_nli(path, count=40):
+    """`count` pairs with sentences of many different lengths and all three labels."""
+    return write_jsonl(path, [{"premise": " ".join(["a man"] * (1 + i % 7)) + " is playing .",
+                               "hypothesis": " ".join(["the dog"] * (1 + (i * 5) % 11)) + " runs .",
+                               "label": i % 3} for i in range(count)])
+
+
+def encode(spec, data_dir, cache_dir, max_len=16, vocab=VOCAB):
+    return nli.load_encoded_pairs(spec, vocab, max_len, data_dir, cache_dir=cache_dir, log=lambda line: None)
+
+
+def test_encoded_pairs_are_cls_words_sep_cut_to_max_len(tmp_path):
+    write_sick(tmp_path)
+    path = write_local_nli(tmp_path / "mine.jsonl")
+    pairs = encode(f"sick:train,{path}", tmp_path, tmp_path / "cache", max_len=8)
+    text, _ = load(f"sick:train,{path}", tmp_path)
+    assert len(pairs) == len(text) == 42 and pairs.labels.tolist() == text.labels.tolist()
+    for i in (0, 1, 2, 41):
+        for side, sentences in ((pairs.first, text.first), (pairs.second, text.second)):
+            ids = side.flat[side.offsets[i]:side.offsets[i + 1]].tolist()
+            assert ids == [CLS_ID] + VOCAB.encode(tokenize(sentences[i]))[:6] + [SEP_ID]
+
+
+def test_the_cache_is_reused_and_lives_in_cache_dir(tmp_path, monkeypatch):
+    data_dir, cache_dir = tmp_path / "data", tmp_path / "cache"
+    write_local_nli(data_dir / "mine.jsonl")
+    spec = str(data_dir / "mine.jsonl")
+    first = encode(spec, data_dir, cache_dir)
+    assert [p.name for p in data_dir.iterdir()] == ["mine.jsonl"]
+    assert len(list((cache_dir / "pairs").glob("*.npz"))) == 1
+
+    def no_tokenizing(*args):
+        raise AssertionError("tokenized again although the cache was valid")
+    monkeypatch.setattr(nli, "encode_sentence", no_tokenizing)
+    second = encode(spec, data_dir, cache_dir)
+    for a, b in ((first.first, second.first), (first.second, second.second)):
+        assert np.array_equal(a.flat, b.flat) and np.array_equal(a.offsets, b.offsets)
+    assert np.array_equal(first.labels, second.labels)
+    for changed in ({"max_len": 9}, {"vocab": Vocab(VOCAB.tokens + ["extra"])}):
+        with pytest.raises(AssertionError, match="tokenized again"):
+            encode(spec, data_dir, cache_dir, **changed)
+
+
+def test_the_cache_notices_a_changed_file(tmp_path):
+    path = write_local_nli(tmp_path / "mine.jsonl", count=5)
+    assert len(encode(str(path), tmp_path, tmp_path / "cache")) == 5
+    write_local_nli(path, count=7)
+    assert len(encode(str(path), tmp_path, tmp_path / "cache")) == 7
+
+
+def test_split_pairs_is_deterministic_and_disjoint(tmp_path):
+    pairs = encode(str(write_local_nli(tmp_path / "mine.jsonl")), tmp_path, tmp_path / "cache", max_len=64)
+    train, val = nli.split_pairs(pairs, 0.25, seed=3)
+    assert (len(train), len(val)) == (30, 10)
+    _, again_val = nli.split_pairs(pairs, 0.25, seed=3)
+    assert np.array_equal(val.first.flat, again_val.first.flat)
+    _, other_val = nli.split_pairs(pairs, 0.25, seed=4)
+    assert not np.array_equal(val.first.flat, other_val.first.flat)
+    # Every row lands in exactly one part: the (premise, hypothesis, label) rows are the same multiset.
+    rows = lambda p: sorted((tuple(p.first.take([i]).flat), tuple(p.second.take([i]).flat), int(p.labels[i]))
+                            for i in range(len(p)))
+    assert sorted(rows(train) + rows(val)) == rows(pairs)
+    text, _ = load(str(tmp_path / "mine.jsonl"), tmp_path)
+    _, text_val = nli.split_pairs(text, 0.25, seed=3)  # text and token ids split the same way
+    assert [VOCAB.encode(tokenize(s)) for s in text_val.first] == \
+        [val.first.take([i]).flat[1:-1].tolist() for i in range(len(val))]
+
+
+# --- Batches --------------------------------------------------------------------------------------------------
+
+def unpadded(ids):
+    return [row[row != PAD_ID].tolist() for row in ids]
+
+
+def test_each_side_is_padded_to_its_longest_sentence_in_the_batch(tmp_path):
+    pairs = encode(str(write_local_nli(tmp_path / "mine.jsonl")), tmp_path, tmp_path / "cache", max_len=64)
+    for batch in nli.training_batches(pairs, 4, seed=0, epoch=0):
+        for key, side in (("first_ids", pairs.first), ("second_ids", pairs.second)):
+            lengths = side.lengths()[batch["indices"].numpy()]
+            assert batch[key].dtype == torch.long and batch[key].shape == (len(lengths), lengths.max())
+            assert unpadded(batch[key]) == [side.take([i]).flat.tolist() for i in batch["indices"]]
+        assert batch["labels"].dtype == torch.long
+        assert batch["labels"].tolist() == pairs.labels[batch["indices"].numpy()].tolist()
+
+
+def test_an_epoch_holds_every_row_once_in_batches_of_similar_length(tmp_path):
+    pairs = encode(str(write_local_nli(tmp_path / "mine.jsonl", count=403)), tmp_path, tmp_path / "cache",
+                   max_len=64)
+    batches = nli.epoch_batch_indices(pairs, 8, seed=1, epoch=0)
+    assert len(batches) == nli.batches_per_epoch(pairs, 8) == 51
+    assert sorted(np.concatenate(batches).tolist()) == list(range(403))
+    padded_ids = sum(b.numel() for batch in nli.training_batches(pairs, 8, seed=1, epoch=0)
+                     for b in (batch["first_ids"], batch["second_ids"]))
+    real_ids = len(pairs.first.flat) + len(pairs.second.flat)
+    shuffled = np.random.default_rng(0).permutation(403)
+    unsorted_ids = sum(len(b) * side.lengths()[b].max() for side in (pairs.first, pairs.second)
+                       for b in np.array_split(shuffled, 51))
+    assert padded_ids - real_ids < (unsorted_ids - real_ids) / 3
+
+
+def test_batch_order_is_a_function_of_seed_and_epoch(tmp_path):
+    pairs = encode(str(write_local_nli(tmp_path / "mine.jsonl")), tmp_path, tmp_path / "cache")
+    order = lambda seed, epoch: [b.tolist() for b in nli.epoch_batch_indices(pairs, 4, seed, epoch)]
+    assert order(0, 0) == order(0, 0)
+    assert order(0, 0) != order(0, 1) and order(0, 0) != order(1, 0)
+    resumed = [batch["indices"].tolist() for batch in nli.training_batches(pairs, 4, seed=0, epoch=1, skip=3)]
+    assert resumed == order(0, 1)[3:]
+
+
+def test_evaluation_batches_give_back_every_row_in_file_order(tmp_path):
+    pairs = encode(str(write_local_nli(tmp_path / "mine.jsonl", count=25)), tmp_path, tmp_path / "cache")
+    first_rows, labels = [None] * 25, np.full(25, -1)
+    batches = list(nli.evaluation_batches(pairs, 4))
+    assert sorted(torch.cat([b["indices"] for b in batches]).tolist()) == list(range(25))
+    for batch in batches:
+        labels[batch["indices"].numpy()] = batch["labels"].numpy()
+        for row, ids in zip(batch["indices"].tolist(), unpadded(batch["first_ids"])):
+            first_rows[row] = ids
+    assert labels.tolist() == pairs.labels.tolist()
+    assert first_rows == [pairs.first.take([i]).flat.tolist() for i in range(25)]
+
+
+def test_sts_batches_carry_float_scores(tmp_path):
+    write_sick(tmp_path)
+    pairs = nli.load_encoded_pairs("sick:train,sick:test", VOCAB, 16, tmp_path, task="sts",
+                                   cache_dir=tmp_path / "cache", log=lambda line: None)
+    batch = next(nli.evaluation_batches(pairs, 8))
+    assert "labels" not in batch and batch["scores"].dtype == torch.float32
+    assert sorted(batch["scores"].tolist()) == pytest.approx([1.2, 3.9, 4.5])
+
+
+# --- The real files -------------------------------------------------------------------------------------------
+
+needs_shared_data = pytest.mark.skipif(not (SHARED_DATA / "snli_1.0").is_dir(),
+                                       reason=f"the shared data folder {SHARED_DATA} is not on this machine")
+
+
+@needs_shared_data
+def test_real_snli_dev_and_sick_counts():
+    snli, lines = load("snli:dev", SHARED_DATA)
+    assert len(snli) == 9842 and lines == ["snli:dev: kept 9,842 pairs, skipped 0"]
+    assert np.bincount(snli.labels).tolist() == [3329, 3235, 3278]
+    assert len(load("sick:train", SHARED_DATA)[0]) == 4439
+    trial, _ = load("sick:trial", SHARED_DATA, task="sts")
+    assert len(trial) == 495 and 1 <= trial.scores.min() and trial.scores.max() <= 5
