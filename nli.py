@@ -30,13 +30,13 @@ LABELS = ("entailment", "neutral", "contradiction")  # ids 0, 1, 2 everywhere in
 LABEL_IDS = {**{name: i for i, name in enumerate(LABELS)}, **{str(i): i for i in range(len(LABELS))}}
 TASKS = ("nli", "sts")
 
-# dataset -> split -> (file inside the data directory, the SICK `SemEval_set` value or None)
+# dataset -> split -> its file inside the data directory, where the official archive unpacks it
 NAMED_SPLITS = {
-    "snli": {split: (f"snli_1.0/snli_1.0_{split}.jsonl", None) for split in ("train", "dev", "test")},
-    "mnli": {split: (f"multinli_1.0/multinli_1.0_{split}.jsonl", None)
+    "snli": {split: f"snli_1.0/snli_1.0_{split}.jsonl" for split in ("train", "dev", "test")},
+    "mnli": {split: f"multinli_1.0/multinli_1.0_{split}.jsonl"
              for split in ("train", "dev_matched", "dev_mismatched")},
-    "sick": {split: ("SICK/SICK.txt", split.upper()) for split in ("train", "trial", "test")},
-    "stsb": {split: (f"stsbenchmark/sts-{split}.csv", None) for split in ("train", "dev", "test")},
+    "sick": {split: "SICK/SICK.txt" for split in ("train", "trial", "test")},  # one file, a column per row
+    "stsb": {split: f"stsbenchmark/sts-{split}.csv" for split in ("train", "dev", "test")},
 }
 TASKS_OF_DATASET = {"snli": ("nli",), "mnli": ("nli",), "sick": ("nli", "sts"), "stsb": ("sts",)}
 LOCAL_SUFFIXES = (".jsonl", ".tsv", ".csv")
@@ -115,11 +115,8 @@ def _resolve(spec, data_dir, task):
         if task not in TASKS_OF_DATASET[name]:
             raise ValueError(f"{spec} has no {'NLI labels' if task == 'nli' else 'similarity scores'}; "
                              f"{task} specs: {', '.join(n for n, t in TASKS_OF_DATASET.items() if task in t)}")
-        relative_path, semeval_set = NAMED_SPLITS[name][split]
-        path = dataset_file(name, relative_path, data_dir)
-        read = partial(read_sick, semeval_set=semeval_set) if name == "sick" else \
-            read_stsb if name == "stsb" else read_jsonl
-        return Source(spec, path, read)
+        read = {"sick": partial(read_sick, semeval_set=split.upper()), "stsb": read_stsb}.get(name, read_jsonl)
+        return Source(spec, dataset_file(name, NAMED_SPLITS[name][split], data_dir), read)
     path = Path(spec)
     if path.suffix not in LOCAL_SUFFIXES:
         raise ValueError(f"unknown dataset spec {spec!r}; valid specs: {VALID_SPECS}")
@@ -132,13 +129,15 @@ def _resolve(spec, data_dir, task):
 
 # --- Readers: each yields RawPair rows and raises on a line it cannot make sense of -------------------------
 
+# Files are opened as "utf-8-sig": the same as UTF-8, but a byte-order mark (Excel writes one) is dropped.
+
 def _format_error(path, line, expected):
     return ValueError(f"{path}, line {line}: {expected}")
 
 
 def read_jsonl(path):
     """One JSON object per line (SNLI, MultiNLI, local files); blank lines are allowed."""
-    with open(path, encoding="utf-8") as lines:
+    with open(path, encoding="utf-8-sig") as lines:
         for line_number, line in enumerate(lines, start=1):
             if not line.strip():
                 continue
@@ -162,7 +161,7 @@ def _table_rows(path, delimiter="\t"):
     """(line number, fields) of every non-blank line. A .csv follows the usual quoting rules (a sentence with a
     comma in it is quoted); tab-separated files are split as they are: NLI sentences are full of quotes."""
     quoting = csv.QUOTE_MINIMAL if delimiter == "," else csv.QUOTE_NONE
-    with open(path, encoding="utf-8", newline="") as file:
+    with open(path, encoding="utf-8-sig", newline="") as file:
         rows = csv.reader(file, delimiter=delimiter, quoting=quoting, strict=True)
         try:
             for fields in rows:
@@ -212,6 +211,7 @@ def read_stsb(path):
     for line_number, fields in _table_rows(path):
         _check_columns(path, line_number, fields, 7)
         yield RawPair(line_number, fields[5], fields[6], None, fields[4])
+
 
 # --- Loading: rows -> SentencePairs, skipping unusable rows -------------------------------------------------
 
@@ -340,13 +340,9 @@ class EncodedPairs:
 
 def encode_pairs(pairs, vocab, max_len):
     # SNLI repeats each premise for three hypotheses: tokenize every distinct sentence once.
-    ids_of = {}
-    def encode(sentence):
-        if sentence not in ids_of:
-            ids_of[sentence] = encode_sentence(vocab, sentence, max_len)
-        return ids_of[sentence]
-    return EncodedPairs(pairs.name, RaggedIds.from_lists([encode(s) for s in pairs.first]),
-                        RaggedIds.from_lists([encode(s) for s in pairs.second]), pairs.labels, pairs.scores)
+    ids_of = {s: encode_sentence(vocab, s, max_len) for s in dict.fromkeys(pairs.first + pairs.second)}
+    return EncodedPairs(pairs.name, RaggedIds.from_lists([ids_of[s] for s in pairs.first]),
+                        RaggedIds.from_lists([ids_of[s] for s in pairs.second]), pairs.labels, pairs.scores)
 
 
 def load_encoded_pairs(specs, vocab, max_len, data_dir, task="nli", cache_dir=".cache", log=print):
@@ -376,12 +372,16 @@ def _encoded_source(source, vocab, max_len, task, cache_dir, log):
     return pairs
 
 
+CACHE_VERSION = 1  # bump when reading or encoding changes, so that old cache files are not used
+
+
 def _cache_key(source, vocab, max_len, task):
     """Anything that changes the ids changes the key: the file (by path, size and modification time), the
     spec (SICK splits share a file), the vocabulary's words, max_len and the task (which rows are kept)."""
     stat = source.path.stat()
-    described = json.dumps([str(source.path.resolve()), stat.st_size, stat.st_mtime_ns, source.spec,
-                            hashlib.sha256("\n".join(vocab.tokens).encode()).hexdigest(), max_len, task])
+    described = json.dumps([CACHE_VERSION, str(source.path.resolve()), stat.st_size, stat.st_mtime_ns,
+                            source.spec, hashlib.sha256("\n".join(vocab.tokens).encode()).hexdigest(), max_len,
+                            task])
     return hashlib.sha256(described.encode()).hexdigest()[:16]
 
 

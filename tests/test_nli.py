@@ -17,7 +17,8 @@ import nli
 from data import CLS_ID, PAD_ID, SEP_ID, Vocab, tokenize, use_nltk_data
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
-use_nltk_data(SHARED_DATA)
+if SHARED_DATA.is_dir():
+    use_nltk_data(SHARED_DATA)  # as the entry points do; the word tokenizer itself needs no data files
 
 WORDS = "a man is playing guitar woman sleeps dog runs two people the park".split()
 VOCAB = Vocab.from_counts({word: 1 for word in WORDS}, 100)
@@ -116,9 +117,9 @@ def test_local_jsonl_with_premise_hypothesis_and_numeric_labels(tmp_path):
 
 
 def test_local_tsv_with_sentence_columns_and_gold_label(tmp_path):
-    path = tmp_path / "mine.tsv"
+    path = tmp_path / "mine.tsv"  # quotes are text in a .tsv, and a blank line is allowed
     path.write_text('sentence1\tsentence2\tgold_label\n"Hi," he said.\tHe spoke.\tEntailment\n'
-                    "A dog runs.\tA dog sleeps.\tcontradiction\nA dog runs.\tA cat runs.\t-\n")
+                    "A dog runs.\tA dog sleeps.\tcontradiction\n\nA dog runs.\tA cat runs.\t-\n")
     pairs, lines = load(str(path), tmp_path)
     assert pairs.first == ['"Hi," he said.', "A dog runs."] and pairs.labels.tolist() == [0, 2]
     assert lines == [f"{path}: kept 2 pairs, skipped 1 (label '-': 1)"]
@@ -173,8 +174,7 @@ def test_comma_joined_specs_are_concatenated_in_order(tmp_path):
     pairs, lines = load("snli:test, sick:trial,sick:train", tmp_path)
     assert pairs.labels.tolist() == [2, 2, 0, 1] and pairs.name == "snli:test, sick:trial,sick:train"
     assert pairs.first == ["A man is playing guitar.", "A dog runs.", "A man is playing.", "Two people walk."]
-    assert [line.split(":")[0] + ":" + line.split(":")[1] for line in lines] == \
-        ["snli:test", "sick:trial", "sick:train"]
+    assert [line.split(": kept")[0] for line in lines] == ["snli:test", "sick:trial", "sick:train"]
 
 
 @pytest.mark.parametrize("spec, task, expected", [
@@ -189,6 +189,7 @@ def test_bad_specs_say_what_is_valid(tmp_path, spec, task, expected):
         load(spec, tmp_path, task)
 
 
+# --- Downloading a missing split through download.py's mirror ------------------------------------------------
 
 @pytest.fixture
 def local_server(tmp_path):
@@ -224,6 +225,7 @@ def test_a_missing_snli_split_is_downloaded_from_the_mirror(tmp_path, local_serv
     assert (data_dir / "snli_1.0" / "snli_1.0_test.jsonl").is_file()
     archive.unlink()  # the second time the files are there and nothing is fetched
     assert load("snli:test", data_dir)[0].labels.tolist() == [2]
+
 
 # --- Token ids and their cache ------------------------------------------------------------------------------
 
