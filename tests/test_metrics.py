@@ -3,6 +3,7 @@ import math
 
 import numpy as np
 import pytest
+import torch
 
 from metrics import (UndefinedCorrelation, average_ranks, classification_report, confusion_matrix,
                      format_classification_report, format_confusion_matrix, pearson, spearman)
@@ -32,6 +33,11 @@ def test_confusion_matrix_follows_the_order_of_labels():
 
 def test_confusion_matrix_accepts_numpy_arrays():
     assert confusion_matrix(np.array(TRUE), np.array(PRED), np.array([0, 1, 2])) == MATRIX
+
+
+def test_confusion_matrix_accepts_torch_tensors():
+    # A tensor's elements are 0-d tensors that hash by identity, so they must become ints before lookup.
+    assert confusion_matrix(torch.tensor(TRUE), torch.tensor(PRED), [0, 1, 2]) == MATRIX
 
 
 def test_format_confusion_matrix_layout():
