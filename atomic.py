@@ -11,6 +11,9 @@ import shutil
 import tempfile
 from pathlib import Path
 
+UMASK = os.umask(0o022)  # reading the process's umask means setting it; put it straight back
+os.umask(UMASK)
+
 
 @contextlib.contextmanager
 def atomic_path(path):
@@ -19,6 +22,7 @@ def atomic_path(path):
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(handle)
+    os.chmod(temporary, 0o666 & ~UMASK)  # mkstemp makes files private; give them the usual permissions
     try:
         yield Path(temporary)
         os.replace(temporary, path)

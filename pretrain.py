@@ -1,0 +1,230 @@
+"""Pre-train BERT from scratch with masked-LM and next-sentence prediction.
+
+    python pretrain.py --corpus ../shared/data/wikipedia/enwiki_00.txt.gz --data-dir ../shared/data \\
+        --preset small --max-minutes 60 --out runs/bert
+
+Each step draws a fresh batch (new sentence pairs, new masks) from a random generator seeded with
+(seed, step), so a resumed run sees exactly the batches an uninterrupted one would. --out is the checkpoint:
+config.json, vocab.txt, model.pt (weights), trainer.pt (optimizer, step, random state), metrics.jsonl and
+args.json, replaced as one unit at every save.
+"""
+import argparse
+import math
+import shutil
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from atomic import atomic_write_json, read_json, recover_directory, replace_directory
+from bert import IGNORE_INDEX, BertConfig, BertForPreTraining, pretraining_loss
+from corpus import CorpusConfig, ExampleConfig, PretrainingData, load_corpus
+from training import Budget, MetricsLog, StopRequest, add_common_arguments, autocast, check_resume, \
+    make_optimizer, pick_device, restore_training_state, set_learning_rate, training_state, \
+    warmup_then_linear_decay
+
+EVAL_SEED_OFFSET = 10**9  # held-out batches use seeds far from any training step's
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
+    parser.add_argument("--corpus", nargs="+", required=True, help="wikitext-103, wikitext-2, or text files "
+                        "(.txt/.gz; WikiText raw layout, or one paragraph per line and a blank line between "
+                        "documents)")
+    parser.add_argument("--preset", choices=["tiny", "small", "base"], default="small",
+                        help="model size (default: %(default)s)")
+    parser.add_argument("--max-samples", type=int, default=100_000,
+                        help="paragraphs of the corpus to use; 0 for all (default: %(default)s)")
+    parser.add_argument("--vocab-size", type=int, default=30_000, help="(default: %(default)s)")
+    parser.add_argument("--max-len", type=int, help="sequence length (default: the preset's)")
+    parser.add_argument("--mask-prob", type=float, default=0.15, help="(default: %(default)s, as BERT)")
+    parser.add_argument("--attention", choices=["written", "fused"], default="written",
+                        help="attention written out, or torch's fused kernel (same result; default: "
+                        "%(default)s)")
+    parser.add_argument("--pre-layer-norm", action="store_true", help="LayerNorm before each block "
+                        "(a change from BERT, off by default)")
+    parser.add_argument("--no-bias", action="store_true", help="drop linear and LayerNorm biases "
+                        "(a change from BERT, off by default)")
+    parser.add_argument("--eval-every", type=int, default=500,
+                        help="steps between held-out evaluations (default: %(default)s; also at the end)")
+    parser.add_argument("--eval-batches", type=int, default=20, help="held-out batches per evaluation")
+    parser.add_argument("--save-every-minutes", type=float, default=10.0, help="(default: %(default)s)")
+    add_common_arguments(parser, batch_size=32, lr=1e-4, warmup_fraction=0.01)
+    return parser.parse_args(argv)
+
+
+# --- Setup --------------------------------------------------------------------------------------------------
+
+def resumed_args(args):
+    """--resume continues with the saved settings; only the limits and the device may be given anew."""
+    saved = argparse.Namespace(**read_json(Path(args.out) / "args.json"))
+    saved.resume = True
+    for name in ("max_steps", "max_minutes", "device"):
+        if getattr(args, name) not in (None, "auto"):
+            setattr(saved, name, getattr(args, name))
+    return saved
+
+
+def model_config(args, vocab_size):
+    overrides = dict(vocab_size=vocab_size, attention=args.attention, pre_layer_norm=args.pre_layer_norm,
+                     bias=not args.no_bias)
+    if args.max_len:
+        overrides["max_len"] = args.max_len
+    return BertConfig.preset(args.preset, **overrides)
+
+
+def load_data(args, max_len):
+    corpus = load_corpus(args.corpus, args.data_dir, args.cache_dir,
+                         CorpusConfig(max_samples=args.max_samples, vocab_size=args.vocab_size))
+    return PretrainingData(corpus, ExampleConfig(max_len=max_len, mask_prob=args.mask_prob))
+
+
+def batch_for_step(data, seed, step, batch_size, split="train"):
+    return data.make_batch(np.random.default_rng([seed, step]), batch_size, split)
+
+
+# --- One step, one evaluation -------------------------------------------------------------------------------
+
+def forward(model, batch, device):
+    """Loss and the counts behind the accuracies, for one batch."""
+    batch = {name: tensor.to(device) for name, tensor in batch.items()}
+    with autocast(device):
+        mlm_logits, nsp_logits = model(batch["input_ids"], batch["segment_ids"], batch["masked_positions"])
+    loss, mlm_loss, nsp_loss = pretraining_loss(mlm_logits, batch["masked_labels"], nsp_logits,
+                                                batch["nsp_labels"])
+    predicted = batch["masked_labels"] != IGNORE_INDEX
+    counts = {"mlm_correct": ((mlm_logits.argmax(-1) == batch["masked_labels"]) & predicted).sum().item(),
+              "mlm_predictions": predicted.sum().item(),
+              "nsp_correct": (nsp_logits.argmax(-1) == batch["nsp_labels"]).sum().item(),
+              "pairs": len(batch["nsp_labels"]), "tokens": (batch["input_ids"] != 0).sum().item()}
+    return loss, mlm_loss, nsp_loss, counts
+
+
+@torch.inference_mode()
+def evaluate_heldout(model, data, seed, batches, batch_size, device):
+    """MLM accuracy and perplexity, NSP accuracy on the same held-out batches every time."""
+    model.eval()
+    mlm_loss_sum, totals = 0.0, {}
+    for i in range(batches):
+        batch = batch_for_step(data, seed, EVAL_SEED_OFFSET + i, batch_size, split="heldout")
+        _, mlm_loss, _, counts = forward(model, batch, device)
+        mlm_loss_sum += mlm_loss.item() * counts["mlm_predictions"]
+        totals = {k: totals.get(k, 0) + v for k, v in counts.items()}
+    model.train()
+    mlm_loss = mlm_loss_sum / totals["mlm_predictions"]
+    return {"heldout_mlm_accuracy": totals["mlm_correct"] / totals["mlm_predictions"],
+            "heldout_mlm_loss": mlm_loss, "heldout_mlm_perplexity": math.exp(mlm_loss),
+            "heldout_nsp_accuracy": totals["nsp_correct"] / totals["pairs"]}
+
+
+# --- Checkpoints --------------------------------------------------------------------------------------------
+
+def save_checkpoint(args, model, optimizer, data, step, budget):
+    """Write the whole checkpoint beside --out, then swap it in: a crash leaves the old one or the new."""
+    out = Path(args.out)
+    config = {"kind": "bert", "model": model.config.to_dict(), "examples": asdict(data.config),
+              "corpus": {"sources": args.corpus, "max_samples": args.max_samples,
+                         "vocab_size": args.vocab_size}, "step": step}
+    with replace_directory(out) as directory:
+        for name in ("metrics.jsonl", "args.json"):  # written as the run goes; carried over
+            if (out / name).exists():
+                shutil.copy2(out / name, directory / name)
+        torch.save({k: v.cpu() for k, v in model.state_dict().items()}, directory / "model.pt")
+        torch.save(training_state(optimizer, step, budget.elapsed()), directory / "trainer.pt")
+        data.corpus.vocab.save(directory / "vocab.txt")
+        atomic_write_json(directory / "config.json", config)
+
+
+def load_model(directory, device="cpu"):
+    """A pretrain.py checkpoint as a BertForPreTraining (for evaluation or to continue training)."""
+    directory = recover_directory(directory)
+    config = read_json(Path(directory) / "config.json")
+    if config.get("kind") != "bert":
+        raise SystemExit(f"{directory} holds a {config.get('kind', 'unknown')!r} checkpoint, not a "
+                         "pre-trained BERT from pretrain.py")
+    model = BertForPreTraining(BertConfig.from_dict(config["model"]))
+    model.load_state_dict(torch.load(Path(directory) / "model.pt", weights_only=True, map_location="cpu"))
+    return model.to(device), config
+
+
+# --- Training -----------------------------------------------------------------------------------------------
+
+def train(args):
+    recover_directory(args.out)
+    check_resume(args.out, args.resume, "trainer.pt")
+    if args.resume:
+        args = resumed_args(args)
+    torch.manual_seed(args.seed)
+    device = pick_device(args.device)
+    data = load_data(args, args.max_len or BertConfig.preset(args.preset).max_len)
+    if args.resume:
+        model, _ = load_model(args.out, device)
+    else:
+        model = BertForPreTraining(model_config(args, len(data.corpus.vocab))).to(device)
+    optimizer = make_optimizer(model, args.lr, args.weight_decay)
+    metrics = MetricsLog(Path(args.out) / "metrics.jsonl")
+    step, elapsed = 0, 0.0
+    if args.resume:
+        state = restore_training_state(Path(args.out) / "trainer.pt", optimizer)
+        step, elapsed = state["step"], state["elapsed"]
+        metrics.keep_until(step)
+    else:
+        Path(args.out).mkdir(parents=True, exist_ok=True)
+        atomic_write_json(Path(args.out) / "args.json",
+                          {**vars(args), "parameters": sum(p.numel() for p in model.parameters())})
+    budget = Budget(args.max_steps, args.max_minutes, elapsed_before=elapsed)
+    print(f"{sum(p.numel() for p in model.parameters()):,} parameters, {len(data.corpus.vocab):,} words, "
+          f"{data.corpus.num_documents:,} documents; training on {device}")
+    model.train()
+    last_save, window, window_start = time.monotonic(), {}, time.monotonic()
+    with StopRequest() as stop, tqdm(total=args.max_steps, initial=step, unit="step") as progress:
+        while not budget.finished(step) and not stop.requested:
+            lr = args.lr * warmup_then_linear_decay(budget.progress(step), args.warmup_fraction)
+            set_learning_rate(optimizer, lr)
+            loss, mlm_loss, nsp_loss, counts = forward(model, batch_for_step(data, args.seed, step,
+                                                                                args.batch_size), device)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), args.clip_norm)
+            optimizer.step()
+            step += 1
+            finished = budget.finished(step)
+            progress.update()
+            counts.update(loss=loss.item(), mlm_loss=mlm_loss.item(), nsp_loss=nsp_loss.item(), steps=1)
+            window = {k: window.get(k, 0) + v for k, v in counts.items()}
+            if step % args.log_every == 0 or finished:
+                record = summarize(step, lr, window, time.monotonic() - window_start, budget)
+                metrics.append(record)
+                progress.set_postfix(loss=f"{record['loss']:.3f}", mlm=f"{record['mlm_accuracy']:.3f}",
+                                     nsp=f"{record['nsp_accuracy']:.3f}",
+                                     tok_s=f"{record['tokens_per_second']:,.0f}")
+                window, window_start = {}, time.monotonic()
+            if step % args.eval_every == 0 or finished:
+                metrics.append({"step": step, **evaluate_heldout(model, data, args.seed, args.eval_batches,
+                                                                 args.batch_size, device)})
+            if time.monotonic() - last_save > args.save_every_minutes * 60:
+                save_checkpoint(args, model, optimizer, data, step, budget)
+                last_save = time.monotonic()
+    save_checkpoint(args, model, optimizer, data, step, budget)
+    print(("stopped; continue with --resume. " if stop.requested else "done. ") +
+          f"{step:,} steps in {budget.elapsed() / 60:.1f} min; checkpoint in {args.out}")
+
+
+def summarize(step, lr, window, seconds, budget):
+    return {"step": step, "lr": lr, "loss": window["loss"] / window["steps"],
+            "mlm_loss": window["mlm_loss"] / window["steps"], "nsp_loss": window["nsp_loss"] / window["steps"],
+            "mlm_accuracy": window["mlm_correct"] / max(1, window["mlm_predictions"]),
+            "nsp_accuracy": window["nsp_correct"] / window["pairs"],
+            "tokens_per_second": window["tokens"] / max(seconds, 1e-9), "elapsed": budget.elapsed()}
+
+
+def main(argv=None):
+    train(parse_args(argv))
+
+
+if __name__ == "__main__":
+    main()

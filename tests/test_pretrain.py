@@ -1,0 +1,99 @@
+import json
+import os
+import random
+import signal
+from pathlib import Path
+
+import pytest
+import torch
+
+import corpus
+import pretrain
+from sbert import SentenceBERT
+
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"  # for NLTK's sentence splitter
+
+SUBJECTS = ["the cat", "a dog", "the old man", "my sister", "the teacher", "a bird"]
+VERBS = ["sees", "likes", "finds", "follows", "paints", "hears"]
+OBJECTS = ["the river", "a red ball", "the small house", "an apple", "the garden", "a green tree"]
+
+
+@pytest.fixture(scope="module")
+def text_corpus(tmp_path_factory):
+    """Documents of simple sentences in which each subject always does the same thing: a masked word is
+    predictable from its neighbours."""
+    rng = random.Random(0)
+    documents = []
+    for _ in range(60):
+        chosen = [rng.randrange(len(SUBJECTS)) for _ in range(rng.randint(4, 9))]
+        documents.append(" ".join(f"{SUBJECTS[k].capitalize()} {VERBS[k]} {OBJECTS[k]}." for k in chosen))
+    path = tmp_path_factory.mktemp("corpus") / "stories.txt"
+    path.write_text("\n\n".join(documents) + "\n")
+    return path
+
+
+def run(tmp_path, text_corpus, out, *extra):
+    pretrain.main(["--corpus", str(text_corpus), "--data-dir", str(SHARED_DATA),
+                   "--cache-dir", str(tmp_path / "cache"), "--out", str(out), "--preset", "tiny",
+                   "--max-len", "32", "--batch-size", "16", "--lr", "2e-3", "--log-every", "5",
+                   "--eval-every", "20", "--eval-batches", "2", "--seed", "1", *extra])
+
+
+def records(out):
+    return [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+
+
+def test_loss_falls_and_the_checkpoint_loads(tmp_path, text_corpus, monkeypatch):
+    out = tmp_path / "bert"
+    run(tmp_path, text_corpus, out, "--max-steps", "60")
+    losses = [r["mlm_loss"] for r in records(out) if "mlm_loss" in r]
+    # From ln(vocabulary) ≈ 3.3 at the start to the unigram entropy of this text (≈ 2.8) and below.
+    assert losses[-1] < losses[0] - 0.4, losses
+    heldout = [r for r in records(out) if "heldout_mlm_accuracy" in r]
+    assert [r["step"] for r in heldout] == [20, 40, 60]
+    assert heldout[-1]["heldout_mlm_accuracy"] > heldout[0]["heldout_mlm_accuracy"]
+
+    config = json.loads((out / "config.json").read_text())
+    assert config["kind"] == "bert" and config["step"] == 60
+    model, _ = pretrain.load_model(out)
+    assert len((out / "vocab.txt").read_text().split()) == model.config.vocab_size
+    sbert = SentenceBERT.from_pretrained_bert(out)
+    torch.testing.assert_close(sbert.bert.embeddings.token.weight, model.bert.embeddings.token.weight)
+    assert sbert.encode(["The cat sees the river."]).shape == (1, model.config.d_model)
+
+    # A second run on the same corpus tokenizes nothing: it reads the cache.
+    monkeypatch.setattr(corpus, "_build_cache", lambda *a: pytest.fail("the corpus was tokenized again"))
+    run(tmp_path, text_corpus, tmp_path / "again", "--max-steps", "1")
+
+
+def test_an_interrupted_run_resumes_exactly(tmp_path, text_corpus, monkeypatch):
+    run(tmp_path, text_corpus, tmp_path / "straight", "--max-steps", "30")
+
+    real_step, calls = torch.optim.AdamW.step, {"n": 0}
+
+    def step_then_interrupt(self, *args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 13:
+            os.kill(os.getpid(), signal.SIGTERM)  # what `kill` or a cluster's scheduler sends
+        return real_step(self, *args, **kwargs)
+
+    monkeypatch.setattr(torch.optim.AdamW, "step", step_then_interrupt)
+    run(tmp_path, text_corpus, tmp_path / "resumed", "--max-steps", "30")
+    monkeypatch.undo()
+    assert json.loads((tmp_path / "resumed" / "config.json").read_text())["step"] == 13
+    pretrain.main(["--out", str(tmp_path / "resumed"), "--corpus", "ignored-on-resume", "--resume"])
+
+    straight = torch.load(tmp_path / "straight" / "model.pt", weights_only=True)
+    resumed = torch.load(tmp_path / "resumed" / "model.pt", weights_only=True)
+    for name in straight:
+        torch.testing.assert_close(resumed[name], straight[name], rtol=0, atol=0, msg=name)
+    logged = [r["step"] for r in records(tmp_path / "resumed") if "loss" in r]
+    assert logged == [5, 10, 15, 20, 25, 30]  # nothing logged twice around the interruption
+
+
+def test_limits_are_required_and_runs_are_not_overwritten(tmp_path, text_corpus):
+    with pytest.raises(SystemExit, match="--max-steps or --max-minutes"):
+        run(tmp_path, text_corpus, tmp_path / "m")
+    run(tmp_path, text_corpus, tmp_path / "m", "--max-steps", "1")
+    with pytest.raises(SystemExit, match="already holds a run"):
+        run(tmp_path, text_corpus, tmp_path / "m", "--max-steps", "1")
