@@ -14,6 +14,8 @@ from atomic import atomic_write_text
 # The special tokens take the first ids, in this order, in every vocabulary.
 SPECIAL_TOKENS = ("[PAD]", "[CLS]", "[SEP]", "[MASK]", "[UNK]")
 PAD_ID, CLS_ID, SEP_ID, MASK_ID, UNK_ID = range(len(SPECIAL_TOKENS))
+# Natural-language inference labels; their ids are 0, 1, 2 everywhere in agree.
+LABELS = ("entailment", "neutral", "contradiction")
 
 
 # --- NLTK -------------------------------------------------------------------------------------------------

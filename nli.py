@@ -22,10 +22,9 @@ import numpy as np
 import torch
 
 from atomic import atomic_path
-from data import PAD_ID, encode_sentence
+from data import LABELS, PAD_ID, encode_sentence
 from download import dataset_file
 
-LABELS = ("entailment", "neutral", "contradiction")  # ids 0, 1, 2 everywhere in agree
 # How a label may be written in a file, lowercased: its name or its id.
 LABEL_IDS = {**{name: i for i, name in enumerate(LABELS)}, **{str(i): i for i in range(len(LABELS))}}
 TASKS = ("nli", "sts")
@@ -262,15 +261,33 @@ def _target(row, task, path):
 
 
 def split_pairs(pairs, fraction, seed):
-    """Hold out a random `fraction` of the rows (at least one, at most all but one) as (train, validation);
-    the same seed gives the same split. Each part keeps the original row order."""
+    """Hold out a random `fraction` of the premises, with every pair built on them, as (train, validation).
+    SNLI and MultiNLI write three hypotheses for each premise: splitting rows instead would put the same
+    premise on both sides and flatter the validation accuracy. The same seed gives the same split; each part
+    keeps the original row order."""
     if not 0 < fraction < 1:
         raise ValueError(f"the validation fraction must be between 0 and 1, got {fraction}")
-    if len(pairs) < 2:
-        raise ValueError(f"{pairs.name}: {len(pairs)} pair(s) cannot be split into training and validation")
-    held_out = min(max(1, round(len(pairs) * fraction)), len(pairs) - 1)
-    order = np.random.default_rng(seed).permutation(len(pairs))
-    return pairs.subset(np.sort(order[held_out:])), pairs.subset(np.sort(order[:held_out]))
+    group_of_row = _premise_groups(pairs)
+    groups = int(group_of_row.max(initial=-1)) + 1
+    if groups < 2:
+        raise ValueError(f"{pairs.name}: pairs on {groups} distinct premise(s) cannot be split into "
+                         "training and validation")
+    held_out = min(max(1, round(groups * fraction)), groups - 1)
+    is_held_out = np.zeros(groups, dtype=bool)
+    is_held_out[np.random.default_rng(seed).permutation(groups)[:held_out]] = True
+    rows = is_held_out[group_of_row]
+    return pairs.subset(np.flatnonzero(~rows)), pairs.subset(np.flatnonzero(rows))
+
+
+def _premise_groups(pairs):
+    """A number per row, the same for rows with the same premise (text, or token ids once encoded)."""
+    if isinstance(pairs.first, RaggedIds):
+        offsets, flat = pairs.first.offsets, pairs.first.flat
+        keys = [flat[offsets[i]:offsets[i + 1]].tobytes() for i in range(len(pairs))]
+    else:
+        keys = pairs.first
+    numbers = {}
+    return np.array([numbers.setdefault(key, len(numbers)) for key in keys], dtype=np.int64)
 
 
 # --- Token ids, cached ----------------------------------------------------------------------------------------

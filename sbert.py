@@ -15,9 +15,8 @@ from torch import nn
 
 from atomic import atomic_path, atomic_write_json, read_json
 from bert import BERT, PAD_ID, BertConfig
-from data import Vocab, encode_sentence
+from data import LABELS, Vocab, encode_sentence
 
-LABELS = ("entailment", "neutral", "contradiction")  # ids 0, 1, 2 everywhere in the project
 POOLINGS = ("mean", "cls", "max")
 # The concatenations of the paper's ablation (its Table 6); "u,v,|u-v|" is the one it recommends.
 FEATURES = ("u,v", "|u-v|", "u*v", "|u-v|,u*v", "u,v,u*v", "u,v,|u-v|", "u,v,|u-v|,u*v")

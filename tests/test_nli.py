@@ -297,6 +297,20 @@ def test_split_pairs_is_deterministic_and_disjoint(tmp_path):
         [val.first.take([i]).flat[1:-1].tolist() for i in range(len(val))]
 
 
+def test_split_pairs_keeps_all_pairs_of_a_premise_on_one_side(tmp_path):
+    premises = [f"{a} {b}" for a in WORDS[:5] for b in WORDS[5:7]]  # 10 premises the vocabulary tells apart
+    rows = [{"sentence1": premises[i // 3], "sentence2": WORDS[i % 13], "gold_label": "neutral"}
+            for i in range(30)]  # three hypotheses per premise, as in SNLI
+    path = tmp_path / "grouped.jsonl"
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    for pairs in (encode(str(path), tmp_path, tmp_path / "cache"), load(str(path), tmp_path)[0]):
+        train, val = nli.split_pairs(pairs, 0.2, seed=0)
+        assert (len(train), len(val)) == (24, 6)  # 2 of the 10 premises held out, with their 3 pairs each
+        premises = lambda part: {tuple(part.first.take([i]).flat) if hasattr(part.first, "take")
+                                 else part.first[i] for i in range(len(part))}
+        assert not premises(train) & premises(val)
+
+
 # --- Batches --------------------------------------------------------------------------------------------------
 
 def unpadded(ids):
