@@ -106,7 +106,7 @@ def test_tokens_sentences_documents_and_vocabulary_with_unk(tmp_path):
     assert sentences == [["the", "cat", "sat", "."], ["the", "cat", "[UNK]", "."], ["the", "[UNK]", "sat", "."],
                          ["the", "[UNK]", "."], ["[UNK]", "[UNK]", "."]]
     assert tokenized.document_offsets.tolist() == [0, 3, 5]
-    assert tokenized.token_ids.dtype == np.uint16 and isinstance(tokenized.token_ids, np.memmap)
+    assert tokenized.token_ids.dtype == np.uint16 and isinstance(tokenized.token_ids.base, np.memmap)
     assert corpus.Vocab.load(tokenized.directory / "vocab.txt").tokens == vocab.tokens
     assert vocab.encode(tokenize("The dog sat.")) == [vocab.ids["the"], UNK_ID, vocab.ids["sat"], vocab.ids["."]]
 
@@ -276,3 +276,21 @@ def test_too_small_corpora_are_clear_errors(tmp_path):
                         ExampleConfig(heldout_fraction=0)).make_batch(np.random.default_rng(0), 2, "heldout")
     with pytest.raises(ValueError, match="no words found"):
         load(write(tmp_path / "empty.txt", "\n\n"), tmp_path)
+
+
+def test_truncation_matches_berts_one_token_at_a_time_loop():
+    for budget in range(2, 20):
+        for length_a in range(1, 30):
+            for length_b in range(1, 30):
+                a, b = length_a, length_b
+                while a + b > budget:  # BERT: shorten the longer segment, A on a tie
+                    if a >= b:
+                        a -= 1
+                    else:
+                        b -= 1
+                assert corpus._kept_lengths(length_a, length_b, budget) == (a, b)
+    rng = np.random.default_rng(0)
+    cuts = [corpus._trim(rng, (100, 120), keep=10) for _ in range(4000)]
+    assert all(end - start == 10 and 100 <= start <= 110 for start, end in cuts)
+    from_front = np.array([start - 100 for start, _ in cuts])
+    assert abs(from_front.mean() - 5) < 0.1 and {0, 10} <= set(from_front.tolist())  # fair coin per token
