@@ -1,13 +1,27 @@
-# `make test` builds .venv from scratch when needed, installs the requirements and runs the tests.
+# agree: `make demo` trains, evaluates and serves a model; `make test` runs the tests.
+# Both build .venv first when it is missing.
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
-# The torch build to install. Here this resolves to the CPU wheel on disk; on your machine pick the
-# build for your hardware, e.g. `make TORCH="torch --index-url https://download.pytorch.org/whl/cu128"`.
+# The torch build to install. On this project's CI machine this resolves to the CPU wheel on its disk; on
+# yours pick the build for your hardware, e.g. `make TORCH="torch --index-url https://download.pytorch.org/whl/cu128"`.
 TORCH ?= torch==2.13.0
-DATA_DIR ?= data
 
-.PHONY: test venv clean
+# --- The demo: pre-train the small preset, fine-tune, evaluate, serve ----------------------------------------
+DATA_DIR ?= data
+RUN_DIR ?= runs/demo
+PRETRAIN_MINUTES ?= 7
+FINETUNE_MINUTES ?= 5
+PORT ?= 8000
+# Pre-training text: the Wikipedia files of an offline copy when DATA_DIR has them, else WikiText-103.
+CORPUS ?= $(or $(wildcard $(DATA_DIR)/wikipedia/enwiki_0[0-1].txt.gz),wikitext-103)
+# NLI training data: SNLI + MultiNLI train (downloaded when missing). An offline copy that holds only the
+# dev/test splits (like ../shared/data) trains on what it has instead; the test set stays snli:test.
+OFFLINE_NLI := $(and $(wildcard $(DATA_DIR)/snli_1.0/snli_1.0_dev.jsonl),$(if $(wildcard $(DATA_DIR)/snli_1.0/snli_1.0_train.jsonl),,yes))
+NLI_TRAIN ?= $(if $(OFFLINE_NLI),snli:dev$(COMMA)mnli:dev_matched$(COMMA)sick:train,snli:train$(COMMA)mnli:train)
+COMMA := ,
+
+.PHONY: test venv demo serve clean
 
 venv: $(VENV)/.installed
 
@@ -19,6 +33,29 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 
 test: venv
 	$(PY) -m pytest -q tests
+
+# NLTK's sentence splitter, unless NLTK_DATA or DATA_DIR already provides it.
+$(DATA_DIR)/nltk_data/tokenizers/punkt_tab:
+	$(PY) -c "import data, sys; data.use_nltk_data('$(DATA_DIR)')" 2>/dev/null || \
+		$(PY) -m nltk.downloader -d $(DATA_DIR)/nltk_data punkt_tab
+
+# Each stage resumes an interrupted run and is skipped once it has finished.
+$(RUN_DIR)/bert/.done: | venv $(DATA_DIR)/nltk_data/tokenizers/punkt_tab
+	$(PY) pretrain.py --corpus $(CORPUS) --data-dir $(DATA_DIR) --preset small --max-samples 20000 \
+		--max-minutes $(PRETRAIN_MINUTES) --out $(RUN_DIR)/bert $(if $(wildcard $(RUN_DIR)/bert/trainer.pt),--resume)
+	touch $@
+
+$(RUN_DIR)/sbert/.done: $(RUN_DIR)/bert/.done
+	$(PY) finetune.py --bert $(RUN_DIR)/bert --train $(NLI_TRAIN) --val-fraction 0.05 --data-dir $(DATA_DIR) \
+		--lr 1e-4 --batch-size 32 --epochs 3 --max-minutes $(FINETUNE_MINUTES) --out $(RUN_DIR)/sbert \
+		$(if $(wildcard $(RUN_DIR)/sbert/last/trainer.pt),--resume)
+	$(PY) evaluate.py --model $(RUN_DIR)/sbert --test snli:test --sts stsb:dev --data-dir $(DATA_DIR)
+	touch $@
+
+demo: $(RUN_DIR)/sbert/.done serve
+
+serve: venv
+	$(PY) serve.py --model $(RUN_DIR)/sbert --port $(PORT)
 
 clean:
 	rm -rf $(VENV) .cache .pytest_cache

@@ -46,6 +46,8 @@ def parse_args(argv=None):
     parser.add_argument("--pooling", choices=POOLINGS, default="mean", help="(default: %(default)s)")
     parser.add_argument("--features", choices=FEATURES, default="u,v,|u-v|",
                         help="what the classifier sees (default: %(default)s)")
+    parser.add_argument("--dropout", type=float, default=0.1,
+                        help="dropout in the encoder while fine-tuning (default: %(default)s, as BERT)")
     parser.add_argument("--preset", choices=["tiny", "small", "base"], default="small",
                         help="model size with --bert none (default: %(default)s)")
     parser.add_argument("--vocab", help="with --bert none: a vocab.txt to use (e.g. a pre-trained "
@@ -59,15 +61,15 @@ def parse_args(argv=None):
 
 def build_model(args):
     if args.bert != "none":
-        return SentenceBERT.from_pretrained_bert(args.bert, args.pooling, args.features)
+        return SentenceBERT.from_pretrained_bert(args.bert, args.pooling, args.features, args.dropout)
     if args.vocab:
         vocab = Vocab.load(args.vocab)
     else:
         pairs = load_pairs(args.train, args.data_dir)
         vocab = Vocab.from_counts(Counter(w for s in pairs.first + pairs.second for w in tokenize(s)),
                                   args.vocab_size)
-    config = SentenceBertConfig(BertConfig.preset(args.preset, vocab_size=len(vocab)), args.pooling,
-                                args.features)
+    config = SentenceBertConfig(BertConfig.preset(args.preset, vocab_size=len(vocab), dropout=args.dropout),
+                                args.pooling, args.features)
     return SentenceBERT(config, vocab)
 
 

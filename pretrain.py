@@ -47,6 +47,8 @@ def parse_args(argv=None):
                         "%(default)s)")
     parser.add_argument("--pre-layer-norm", action="store_true", help="LayerNorm before each block "
                         "(a change from BERT, off by default)")
+    parser.add_argument("--dropout", type=float, default=0.1, help="(default: %(default)s, as BERT; Cramming "
+                        "pre-trains with 0, which is faster and loses little when the data is seen once)")
     parser.add_argument("--no-bias", action="store_true", help="drop linear and LayerNorm biases "
                         "(a change from BERT, off by default)")
     parser.add_argument("--eval-every", type=int, default=500,
@@ -71,7 +73,7 @@ def resumed_args(args):
 
 def model_config(args, vocab_size):
     overrides = dict(vocab_size=vocab_size, attention=args.attention, pre_layer_norm=args.pre_layer_norm,
-                     bias=not args.no_bias)
+                     bias=not args.no_bias, dropout=args.dropout)
     if args.max_len:
         overrides["max_len"] = args.max_len
     return BertConfig.preset(args.preset, **overrides)

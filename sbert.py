@@ -169,14 +169,18 @@ class SentenceBERT(nn.Module):
         return model.to(device).eval()
 
     @classmethod
-    def from_pretrained_bert(cls, directory, pooling="mean", features="u,v,|u-v|"):
-        """Start from a pretrain.py checkpoint: its encoder weights and vocabulary, a fresh classifier."""
+    def from_pretrained_bert(cls, directory, pooling="mean", features="u,v,|u-v|", dropout=None):
+        """Start from a pretrain.py checkpoint: its encoder weights and vocabulary, a fresh classifier.
+        `dropout` replaces the pre-training dropout rate when given."""
         directory = Path(directory)
         values = read_json(directory / "config.json")
         if values.get("kind") != "bert":
             raise SystemExit(f"{directory} holds a {values.get('kind', 'unknown')!r} checkpoint, not a "
                              "pre-trained BERT from pretrain.py")
-        config = SentenceBertConfig(BertConfig.from_dict(values["model"]), pooling, features)
+        bert_config = BertConfig.from_dict(values["model"])
+        if dropout is not None:
+            bert_config.dropout = dropout
+        config = SentenceBertConfig(bert_config, pooling, features)
         model = cls(config, Vocab.load(directory / "vocab.txt"))
         weights = torch.load(directory / "model.pt", weights_only=True, map_location="cpu")
         encoder = {k.removeprefix("bert."): v for k, v in weights.items() if k.startswith("bert.")}
