@@ -51,16 +51,6 @@ STS_ROWS = [
 
 # --- Fixtures -------------------------------------------------------------------------------------------------
 
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    """On tensors this small, a second thread only adds waiting: on a busy 2-core machine each tiny matrix
-    multiply took milliseconds with two threads and microseconds with one."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def write_nli(path):
     path.write_text("".join(json.dumps({"premise": p, "hypothesis": h, "label": label}) + "\n"
                             for p, h, label in NLI_ROWS))

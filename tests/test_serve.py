@@ -21,16 +21,6 @@ WORDS = "a man woman dog is playing guitar sleeping on stage the music performin
 INJECTION = "<script>alert(1)</script>"
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    """Tiny forward passes gain nothing from a second thread, and on a busy test machine the threads' wait
-    for each other made the 200-request test 20 times slower."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory):
     """A tiny untrained Sentence-BERT saved the way finetune.py saves one."""
