@@ -12,7 +12,6 @@ args.json, and last/ — the latest state, from which --resume continues exactly
 """
 import argparse
 import math
-import time
 from collections import Counter
 
 import torch

@@ -119,15 +119,17 @@ class SentenceBERT(nn.Module):
         little padding is computed."""
         was_training = self.training
         self.eval()
-        ids = self.tokenize(sentences)
-        order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
-        embeddings = torch.empty(len(ids), self.config.bert.d_model)
-        for start in range(0, len(order), batch_size):
-            chosen = order[start:start + batch_size]
-            batch = pad([ids[i] for i in chosen]).to(self.device)
-            embeddings[chosen] = self.embed(batch).float().cpu()
-        self.train(was_training)
-        return embeddings
+        try:
+            ids = self.tokenize(sentences)
+            order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
+            embeddings = torch.empty(len(ids), self.config.bert.d_model)
+            for start in range(0, len(order), batch_size):
+                chosen = order[start:start + batch_size]
+                batch = pad([ids[i] for i in chosen]).to(self.device)
+                embeddings[chosen] = self.embed(batch).float().cpu()
+            return embeddings
+        finally:
+            self.train(was_training)
 
     def similarity(self, first, second):
         """Cosine similarity of two sentences, or element-wise of two equally long lists of sentences."""

@@ -1,7 +1,6 @@
 """corpus.py: readers, the token cache, and the statistics of BERT pre-training examples."""
 import gzip
 import zipfile
-from collections import Counter
 from pathlib import Path
 
 import numpy as np
