@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
+import distributed
 from atomic import atomic_write_json, replace_directory
 from bert import BertConfig
 from data import Vocab, tokenize, use_nltk_data
@@ -25,7 +26,7 @@ from nli import batches_per_epoch, evaluation_batches, load_encoded_pairs, load_
     training_batches
 from sbert import FEATURES, POOLINGS, SentenceBERT, SentenceBertConfig
 from training import Budget, MetricsLog, StopRequest, add_common_arguments, autocast, check_resume, \
-    make_optimizer, pick_device, restore_training_state, set_learning_rate, training_state, \
+    make_optimizer, pick_device, restore_training_state, seed_step, set_learning_rate, training_state, \
     warmup_then_linear_decay
 
 
@@ -115,6 +116,14 @@ class Run:
                 "best_val_accuracy": self.best_val_accuracy}
 
 
+def remaining_batches(pairs, args, run, cluster):
+    """This rank's share of every global batch still to train, from the run's position on."""
+    for epoch in range(run.epoch, args.epochs):
+        skip = run.batch_in_epoch if epoch == run.epoch else 0
+        yield from training_batches(pairs, args.batch_size, args.seed, epoch, skip, cluster.rank,
+                                    cluster.world_size)
+
+
 def save_last(args, model, optimizer, run, budget):
     with replace_directory(f"{args.out}/last") as directory:
         model.save(directory)
@@ -122,91 +131,112 @@ def save_last(args, model, optimizer, run, budget):
                    directory / "trainer.pt")
 
 
-def check_and_keep_best(args, model, val, run, metrics, device):
-    """Validate; when the accuracy is the best so far, the model becomes --out's model."""
-    if val is None:
-        return
-    result = validate(model, val, max(64, args.batch_size), device)
-    metrics.append({"step": run.step, "epoch": run.epoch, **result})
-    if result["val_accuracy"] > run.best_val_accuracy:
-        run.best_val_accuracy = result["val_accuracy"]
-        model.save(args.out)
-    tqdm.write(f"step {run.step}: validation accuracy {result['val_accuracy']:.4f} "
-               f"(best {run.best_val_accuracy:.4f})")
+def validate_and_save(args, model, optimizer, val, run, budget, metrics, device):
+    """Validate; when the accuracy is the best so far, the model becomes --out's model. Then save the
+    state for --resume."""
+    if val is not None:
+        result = validate(model, val, max(64, args.batch_size), device)
+        metrics.append({"step": run.step, "epoch": run.epoch, **result})
+        if result["val_accuracy"] > run.best_val_accuracy:
+            run.best_val_accuracy = result["val_accuracy"]
+            model.save(args.out)
+        tqdm.write(f"step {run.step}: validation accuracy {result['val_accuracy']:.4f} "
+                   f"(best {run.best_val_accuracy:.4f})")
+    save_last(args, model, optimizer, run, budget)
 
 
 def train(args):
-    check_resume(args.out, args.resume, "last/trainer.pt")
+    cluster, device = distributed.join(pick_device(args.device))
     use_nltk_data(args.data_dir)
-    torch.manual_seed(args.seed)
-    device = pick_device(args.device)
-    model = SentenceBERT.load(f"{args.out}/last") if args.resume else build_model(args)
-    train_pairs, val = load_data(args, model)
+    with distributed.main_first(cluster):  # rank 0 tokenizes and caches, the others read the cache
+        check_resume(args.out, args.resume, "last/trainer.pt")
+        torch.manual_seed(args.seed)  # every rank starts from the same weights
+        model = SentenceBERT.load(f"{args.out}/last") if args.resume else build_model(args)
+        train_pairs, val = load_data(args, model)
     model.to(device).train()
     optimizer = make_optimizer(model, args.lr, args.weight_decay)
     metrics = MetricsLog(f"{args.out}/metrics.jsonl")
-    per_epoch = batches_per_epoch(train_pairs, args.batch_size)
+    per_epoch = batches_per_epoch(train_pairs, args.batch_size, min_batch=cluster.world_size)
     total_steps = min(args.epochs * per_epoch, args.max_steps or math.inf)
+    run, elapsed = Run(), 0.0
     if args.resume:
         state = restore_training_state(f"{args.out}/last/trainer.pt", optimizer)
         run, elapsed = Run(state), state["elapsed"]
-        metrics.keep_until(run.step)
+    if cluster.is_main:
+        start_log(args, model, metrics, run, train_pairs, val)
+        print(f"{len(train_pairs):,} training pairs, {per_epoch:,} batches of {args.batch_size} per epoch, "
+              f"{total_steps:,} steps; {cluster.world_size} process(es) on {device}")
+    budget = Budget(total_steps, args.max_minutes, elapsed_before=elapsed)
+    trained = distributed.wrap(model, cluster, device)
+    validated_at, window = run.step, Counter()
+    with StopRequest() as stop, tqdm(total=total_steps, initial=run.step, unit="step",
+                                     disable=not cluster.is_main) as progress:
+        for batch in remaining_batches(train_pairs, args, run, cluster):
+            run_progress, stopping = distributed.agree_max(cluster, [budget.progress(run.step), stop.requested])
+            if run_progress >= 1 or stopping:
+                break
+            lr = args.lr * warmup_then_linear_decay(run_progress, args.warmup_fraction)
+            set_learning_rate(optimizer, lr)
+            seed_step(args.seed, run.step, cluster.rank)  # dropout masks
+            labels = batch["labels"].to(device)
+            with autocast(device):
+                logits, _, _ = trained(batch["first_ids"].to(device), batch["second_ids"].to(device))
+            loss = F.cross_entropy(logits.float(), labels)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), args.clip_norm)
+            optimizer.step()
+            run.step, run.batch_in_epoch = run.step + 1, run.batch_in_epoch + 1
+            window.update(loss=loss.item() * len(labels), correct=(logits.argmax(-1) == labels).sum().item(),
+                          pairs=len(labels))
+            progress.update()
+            if run.step % args.log_every == 0:
+                log(metrics, window, run, lr, cluster, batch, progress)
+            epoch_ended = run.batch_in_epoch == per_epoch
+            if epoch_ended:
+                run.epoch, run.batch_in_epoch = run.epoch + 1, 0
+            if epoch_ended or (args.eval_every and run.step % args.eval_every == 0):
+                if cluster.is_main:
+                    validate_and_save(args, model, optimizer, val, run, budget, metrics, device)
+                validated_at = run.step
+        if window:
+            log(metrics, window, run, lr, cluster, batch, progress)
+    if cluster.is_main:
+        finish(args, model, optimizer, run, budget, val, metrics, device, stop.requested, validated_at)
+    distributed.leave(cluster)
+
+
+def start_log(args, model, metrics, run, train_pairs, val):
+    if args.resume:
+        metrics.keep_until(run.step)  # forget what was logged after the checkpoint we continue from
     else:
-        run, elapsed = Run(), 0.0
         atomic_write_json(f"{args.out}/args.json", {**vars(args), "train_pairs": len(train_pairs),
                                                     "val_pairs": len(val) if val else 0,
                                                     "parameters": sum(p.numel() for p in model.parameters())})
-    budget = Budget(total_steps, args.max_minutes, elapsed_before=elapsed)
-    print(f"{len(train_pairs):,} training pairs, {per_epoch:,} batches of {args.batch_size} per epoch, "
-          f"{total_steps:,} steps on {device}")
-    with StopRequest() as stop, tqdm(total=total_steps, initial=run.step, unit="step") as progress:
-        window = Counter()
-        while run.epoch < args.epochs and not budget.finished(run.step) and not stop.requested:
-            for batch in training_batches(train_pairs, args.batch_size, args.seed, run.epoch,
-                                          skip=run.batch_in_epoch):
-                lr = args.lr * warmup_then_linear_decay(budget.progress(run.step), args.warmup_fraction)
-                set_learning_rate(optimizer, lr)
-                labels = batch["labels"].to(device)
-                with autocast(device):
-                    logits, _, _ = model(batch["first_ids"].to(device), batch["second_ids"].to(device))
-                loss = F.cross_entropy(logits.float(), labels)
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                torch.nn.utils.clip_grad_norm_(model.parameters(), args.clip_norm)
-                optimizer.step()
-                run.step += 1
-                run.batch_in_epoch += 1
-                window.update(loss=loss.item() * len(labels), correct=(logits.argmax(-1) == labels).sum().item(),
-                              pairs=len(labels), steps=1)
-                progress.update()
-                if run.step % args.log_every == 0 or run.step == total_steps:
-                    record = {"step": run.step, "epoch": run.epoch, "lr": lr,
-                              "loss": window["loss"] / window["pairs"],
-                              "train_accuracy": window["correct"] / window["pairs"]}
-                    metrics.append(record)
-                    progress.set_postfix(loss=f"{record['loss']:.3f}", acc=f"{record['train_accuracy']:.3f}")
-                    window.clear()
-                if args.eval_every and run.step % args.eval_every == 0:
-                    check_and_keep_best(args, model, val, run, metrics, device)
-                    save_last(args, model, optimizer, run, budget)
-                if budget.finished(run.step) or stop.requested:
-                    break
-            else:  # the epoch ran to its end
-                run.epoch, run.batch_in_epoch = run.epoch + 1, 0
-                if not (args.eval_every and run.step % args.eval_every == 0):
-                    check_and_keep_best(args, model, val, run, metrics, device)
-    finish(args, model, optimizer, run, budget, val, metrics, device, stopped=stop.requested)
 
 
-def finish(args, model, optimizer, run, budget, val, metrics, device, stopped):
-    """Save the state for --resume. A run that ended (not one interrupted) validates once more if its
-    last steps were not validated yet, and without validation data its final model is the model."""
-    validated_now = args.eval_every and run.step % args.eval_every == 0
-    if not stopped and run.batch_in_epoch and not validated_now:  # ended mid-epoch by a step/time limit
-        check_and_keep_best(args, model, val, run, metrics, device)
+def log(metrics, window, run, lr, cluster, batch, progress):
+    """One metrics line for the steps since the last one, summed over all ranks; the window is emptied."""
+    sums = distributed.sum_over_ranks(cluster, dict(window))
+    record = {"step": run.step, "epoch": run.epoch, "lr": lr, "loss": sums["loss"] / sums["pairs"],
+              "train_accuracy": sums["correct"] / sums["pairs"]}
+    if cluster.distributed:  # proof that the ranks train on different pairs
+        record["rank_batches"] = distributed.gather(cluster, batch["indices"].tolist())
+    if cluster.is_main:
+        metrics.append(record)
+        progress.set_postfix(loss=f"{record['loss']:.3f}", acc=f"{record['train_accuracy']:.3f}")
+    window.clear()
+
+
+def finish(args, model, optimizer, run, budget, val, metrics, device, stopped, validated_at):
+    """A run that ended (not one interrupted) validates once more if its last steps were not validated yet;
+    without validation data its final model is the model. Then save the state for --resume."""
     if val is None:
         model.save(args.out)
-    save_last(args, model, optimizer, run, budget)
+    if not stopped and validated_at != run.step:
+        validate_and_save(args, model, optimizer, val, run, budget, metrics, device)
+    else:
+        save_last(args, model, optimizer, run, budget)
     print(("stopped; continue with --resume. " if stopped else "done. ") +
           f"{run.step:,} steps in {budget.elapsed() / 60:.1f} min; model in {args.out}")
 

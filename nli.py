@@ -407,16 +407,16 @@ def _cache_key(source, vocab, max_len, task):
 BATCHES_PER_CHUNK = 100  # rows are sorted by length within chunks of this many batches
 
 
-def batches_per_epoch(pairs, batch_size):
-    return math.ceil(len(pairs) / batch_size)
+def batches_per_epoch(pairs, batch_size, min_batch=1):
+    return len(epoch_batch_indices(pairs, batch_size, seed=0, epoch=0, min_batch=min_batch))
 
 
-def epoch_batch_indices(pairs, batch_size, seed, epoch):
+def epoch_batch_indices(pairs, batch_size, seed, epoch, min_batch=1):
     """The row indices of every batch of one epoch; a pure function of (seed, epoch), so a resumed run can
     skip the batches it has done. Rows are shuffled, cut into chunks, sorted by length within each chunk and
     cut into batches, so a batch pads little yet its rows are random; then the batch order is shuffled
     (otherwise every chunk would run from short to long). Every row appears exactly once; only the last
-    batch may be smaller. Data-parallel training would give rank r the rows `batch[r::world_size]`."""
+    batch may be smaller, and it joins the one before if it has fewer than `min_batch` rows."""
     generator = np.random.default_rng([seed, epoch])
     order = generator.permutation(len(pairs))
     first_lengths, second_lengths = pairs.first.lengths(), pairs.second.lengths()
@@ -425,13 +425,16 @@ def epoch_batch_indices(pairs, batch_size, seed, epoch):
         chunk = order[start:start + batch_size * BATCHES_PER_CHUNK]
         chunk = chunk[np.lexsort((second_lengths[chunk], first_lengths[chunk]))]
         batches += [chunk[i:i + batch_size] for i in range(0, len(chunk), batch_size)]
+    if len(batches) > 1 and len(batches[-1]) < min_batch:
+        batches[-2:] = [np.concatenate(batches[-2:])]
     return [batches[i] for i in generator.permutation(len(batches))]
 
 
-def training_batches(pairs, batch_size, seed, epoch, skip=0):
-    """Yield the batches of one epoch as tensors, leaving out the first `skip` (already trained on)."""
-    for indices in epoch_batch_indices(pairs, batch_size, seed, epoch)[skip:]:
-        yield collate(pairs, indices)
+def training_batches(pairs, batch_size, seed, epoch, skip=0, rank=0, world_size=1):
+    """Yield the batches of one epoch as tensors, leaving out the first `skip` (already trained on). With
+    several data-parallel processes, each global batch is dealt out: rank r takes rows r, r + world_size, …"""
+    for indices in epoch_batch_indices(pairs, batch_size, seed, epoch, min_batch=world_size)[skip:]:
+        yield collate(pairs, indices[rank::world_size])
 
 
 def evaluation_batches(pairs, batch_size):

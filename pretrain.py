@@ -9,10 +9,12 @@ config.json, vocab.txt, model.pt (weights), trainer.pt (optimizer, step, random 
 args.json, replaced as one unit at every save.
 """
 import argparse
+import hashlib
 import math
 import shutil
 import time
 from dataclasses import asdict
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -20,10 +22,11 @@ import torch
 from tqdm import tqdm
 
 from atomic import atomic_write_json, read_json, recover_directory, replace_directory
+import distributed
 from bert import IGNORE_INDEX, BertConfig, BertForPreTraining, pretraining_loss
 from corpus import CorpusConfig, ExampleConfig, PretrainingData, load_corpus
 from training import Budget, MetricsLog, StopRequest, add_common_arguments, autocast, check_resume, \
-    make_optimizer, pick_device, restore_training_state, set_learning_rate, training_state, \
+    make_optimizer, pick_device, restore_training_state, seed_step, set_learning_rate, training_state, \
     warmup_then_linear_decay
 
 EVAL_SEED_OFFSET = 10**9  # held-out batches use seeds far from any training step's
@@ -85,8 +88,9 @@ def load_data(args, max_len):
     return PretrainingData(corpus, ExampleConfig(max_len=max_len, mask_prob=args.mask_prob))
 
 
-def batch_for_step(data, seed, step, batch_size, split="train"):
-    return data.make_batch(np.random.default_rng([seed, step]), batch_size, split)
+def heldout_batch(data, seed, index, batch_size):
+    """The index-th held-out batch: the same every time, so evaluations along a run compare."""
+    return data.make_batch(np.random.default_rng([seed, EVAL_SEED_OFFSET + index]), batch_size, "heldout")
 
 
 # --- One step, one evaluation -------------------------------------------------------------------------------
@@ -112,7 +116,7 @@ def evaluate_heldout(model, data, seed, batches, batch_size, device):
     model.eval()
     mlm_loss_sum, totals = 0.0, {}
     for i in range(batches):
-        batch = batch_for_step(data, seed, EVAL_SEED_OFFSET + i, batch_size, split="heldout")
+        batch = heldout_batch(data, seed, i, batch_size)
         _, mlm_loss, _, counts = forward(model, batch, device)
         mlm_loss_sum += mlm_loss.item() * counts["mlm_predictions"]
         totals = {k: totals.get(k, 0) + v for k, v in counts.items()}
@@ -156,72 +160,112 @@ def load_model(directory, device="cpu"):
 # --- Training -----------------------------------------------------------------------------------------------
 
 def train(args):
-    recover_directory(args.out)
-    check_resume(args.out, args.resume, "trainer.pt")
-    if args.resume:
-        args = resumed_args(args)
-    torch.manual_seed(args.seed)
-    device = pick_device(args.device)
-    data = load_data(args, args.max_len or BertConfig.preset(args.preset).max_len)
-    if args.resume:
-        model, _ = load_model(args.out, device)
-    else:
-        model = BertForPreTraining(model_config(args, len(data.corpus.vocab))).to(device)
+    cluster, device = distributed.join(pick_device(args.device))
+    with distributed.main_first(cluster):
+        recover_directory(args.out)
+        check_resume(args.out, args.resume, "trainer.pt")
+        args = resumed_args(args) if args.resume else args
+        data = load_data(args, args.max_len or BertConfig.preset(args.preset).max_len)
+    batch_size = distributed.per_rank_batch_size(args.batch_size, cluster)
+    torch.manual_seed(args.seed)  # every rank starts from the same weights
+    model = load_model(args.out, device)[0] if args.resume else \
+        BertForPreTraining(model_config(args, len(data.corpus.vocab))).to(device)
     optimizer = make_optimizer(model, args.lr, args.weight_decay)
-    metrics = MetricsLog(Path(args.out) / "metrics.jsonl")
     step, elapsed = 0, 0.0
     if args.resume:
         state = restore_training_state(Path(args.out) / "trainer.pt", optimizer)
         step, elapsed = state["step"], state["elapsed"]
-        metrics.keep_until(step)
-    else:
-        Path(args.out).mkdir(parents=True, exist_ok=True)
-        atomic_write_json(Path(args.out) / "args.json",
-                          {**vars(args), "parameters": sum(p.numel() for p in model.parameters())})
+    evaluate = partial(evaluate_heldout, model, data, args.seed, args.eval_batches, args.batch_size, device)
+    metrics = MetricsLog(Path(args.out) / "metrics.jsonl")
+    if cluster.is_main:
+        start_log(args, model, metrics, step)
+        print(f"{sum(p.numel() for p in model.parameters()):,} parameters, {len(data.corpus.vocab):,} words, "
+              f"{data.corpus.num_documents:,} documents; {cluster.world_size} process(es) on {device}")
     budget = Budget(args.max_steps, args.max_minutes, elapsed_before=elapsed)
-    print(f"{sum(p.numel() for p in model.parameters()):,} parameters, {len(data.corpus.vocab):,} words, "
-          f"{data.corpus.num_documents:,} documents; training on {device}")
-    model.train()
-    last_save, window, window_start = time.monotonic(), {}, time.monotonic()
-    with StopRequest() as stop, tqdm(total=args.max_steps, initial=step, unit="step") as progress:
-        while not budget.finished(step) and not stop.requested:
-            lr = args.lr * warmup_then_linear_decay(budget.progress(step), args.warmup_fraction)
+    trained = distributed.wrap(model.train(), cluster, device)
+    window, last_save = Window(), time.monotonic()
+    with StopRequest() as stop, tqdm(total=args.max_steps, initial=step, unit="step",
+                                     disable=not cluster.is_main) as progress:
+        while True:
+            run_progress, stopping = distributed.agree_max(cluster, [budget.progress(step), stop.requested])
+            if run_progress >= 1 or stopping:
+                break
+            lr = args.lr * warmup_then_linear_decay(run_progress, args.warmup_fraction)
             set_learning_rate(optimizer, lr)
-            loss, mlm_loss, nsp_loss, counts = forward(model, batch_for_step(data, args.seed, step,
-                                                                                args.batch_size), device)
+            batch = data.make_batch(seed_step(args.seed, step, cluster.rank), batch_size)
+            loss, mlm_loss, nsp_loss, counts = forward(trained, batch, device)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), args.clip_norm)
             optimizer.step()
             step += 1
-            finished = budget.finished(step)
             progress.update()
-            counts.update(loss=loss.item(), mlm_loss=mlm_loss.item(), nsp_loss=nsp_loss.item(), steps=1)
-            window = {k: window.get(k, 0) + v for k, v in counts.items()}
-            if step % args.log_every == 0 or finished:
-                record = summarize(step, lr, window, time.monotonic() - window_start, budget)
-                metrics.append(record)
-                progress.set_postfix(loss=f"{record['loss']:.3f}", mlm=f"{record['mlm_accuracy']:.3f}",
-                                     nsp=f"{record['nsp_accuracy']:.3f}",
-                                     tok_s=f"{record['tokens_per_second']:,.0f}")
-                window, window_start = {}, time.monotonic()
-            if step % args.eval_every == 0 or finished:
-                metrics.append({"step": step, **evaluate_heldout(model, data, args.seed, args.eval_batches,
-                                                                 args.batch_size, device)})
-            if time.monotonic() - last_save > args.save_every_minutes * 60:
+            window.add(batch, counts, loss=loss.item(), mlm_loss=mlm_loss.item(), nsp_loss=nsp_loss.item())
+            if step % args.log_every == 0:
+                log(metrics, window.close(step, lr, budget, cluster), progress, cluster)
+            if step % args.eval_every == 0 and cluster.is_main:
+                metrics.append({"step": step, **evaluate()})
+            if cluster.is_main and time.monotonic() - last_save > args.save_every_minutes * 60:
                 save_checkpoint(args, model, optimizer, data, step, budget)
                 last_save = time.monotonic()
-    save_checkpoint(args, model, optimizer, data, step, budget)
-    print(("stopped; continue with --resume. " if stop.requested else "done. ") +
-          f"{step:,} steps in {budget.elapsed() / 60:.1f} min; checkpoint in {args.out}")
+        if window.steps:
+            log(metrics, window.close(step, lr, budget, cluster), progress, cluster)
+    if cluster.is_main:
+        if not stop.requested and step % args.eval_every:
+            metrics.append({"step": step, **evaluate()})
+        save_checkpoint(args, model, optimizer, data, step, budget)
+        print(("stopped; continue with --resume. " if stop.requested else "done. ") +
+              f"{step:,} steps in {budget.elapsed() / 60:.1f} min; checkpoint in {args.out}")
+    distributed.leave(cluster)
 
 
-def summarize(step, lr, window, seconds, budget):
-    return {"step": step, "lr": lr, "loss": window["loss"] / window["steps"],
-            "mlm_loss": window["mlm_loss"] / window["steps"], "nsp_loss": window["nsp_loss"] / window["steps"],
-            "mlm_accuracy": window["mlm_correct"] / max(1, window["mlm_predictions"]),
-            "nsp_accuracy": window["nsp_correct"] / window["pairs"],
-            "tokens_per_second": window["tokens"] / max(seconds, 1e-9), "elapsed": budget.elapsed()}
+def start_log(args, model, metrics, step):
+    if args.resume:
+        metrics.keep_until(step)  # forget what was logged after the checkpoint we continue from
+    else:
+        Path(args.out).mkdir(parents=True, exist_ok=True)
+        atomic_write_json(Path(args.out) / "args.json",
+                          {**vars(args), "parameters": sum(p.numel() for p in model.parameters())})
+
+
+class Window:
+    """Sums over the steps since the last log line."""
+
+    def __init__(self):
+        self.sums, self.steps, self.started, self.last_batch = {}, 0, time.monotonic(), None
+
+    def add(self, batch, counts, **losses):
+        for name, value in {**counts, **losses}.items():
+            self.sums[name] = self.sums.get(name, 0) + value
+        self.steps += 1
+        self.last_batch = batch
+
+    def close(self, step, lr, budget, cluster):
+        """A metrics record for the window (summed over all ranks), and a fresh window."""
+        sums = distributed.sum_over_ranks(cluster, self.sums)
+        ranks = cluster.world_size
+        record = {"step": step, "lr": lr, "loss": sums["loss"] / (self.steps * ranks),
+                  "mlm_loss": sums["mlm_loss"] / (self.steps * ranks),
+                  "nsp_loss": sums["nsp_loss"] / (self.steps * ranks),
+                  "mlm_accuracy": sums["mlm_correct"] / max(1, sums["mlm_predictions"]),
+                  "nsp_accuracy": sums["nsp_correct"] / sums["pairs"],
+                  "tokens_per_second": sums["tokens"] / max(time.monotonic() - self.started, 1e-9),
+                  "elapsed": budget.elapsed()}
+        if cluster.distributed:  # proof that the ranks train on different data
+            record["rank_batches"] = distributed.gather(cluster, fingerprint(self.last_batch["input_ids"]))
+        self.__init__()
+        return record
+
+
+def fingerprint(tensor):
+    return hashlib.sha256(tensor.cpu().numpy().tobytes()).hexdigest()[:12]
+
+
+def log(metrics, record, progress, cluster):
+    if cluster.is_main:
+        metrics.append(record)
+        progress.set_postfix(loss=f"{record['loss']:.3f}", mlm=f"{record['mlm_accuracy']:.3f}",
+                             nsp=f"{record['nsp_accuracy']:.3f}", tok_s=f"{record['tokens_per_second']:,.0f}")
 
 
 def main(argv=None):

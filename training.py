@@ -3,11 +3,11 @@ time budget, clean stopping on Ctrl-C / SIGTERM, the metrics log and the trainin
 """
 import contextlib
 import json
-import math
 import signal
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from atomic import atomic_write_text
@@ -141,23 +141,25 @@ class MetricsLog:
 
 # --- Training state for --resume ----------------------------------------------------------------------------
 
+def seed_step(seed, step, rank=0):
+    """Seed torch (dropout) for one step and return a numpy Generator for its data, both from (seed, step,
+    rank) alone: a resumed run, and every rank of a distributed one, reproduces its steps exactly without
+    carrying random state in the checkpoint."""
+    sequence = np.random.SeedSequence([seed, step, rank])
+    torch.manual_seed(int(sequence.generate_state(1, np.uint64)[0]))
+    return np.random.default_rng(sequence)
+
+
 def training_state(optimizer, step, elapsed, **extra):
     """Everything besides the weights that an exact resume needs. Tensors, numbers and strings only, so it
     loads with torch.load(weights_only=True)."""
-    return {"optimizer": optimizer.state_dict(), "step": step, "elapsed": elapsed,
-            "torch_rng": torch.get_rng_state(), **extra}
+    return {"optimizer": optimizer.state_dict(), "step": step, "elapsed": elapsed, **extra}
 
 
 def restore_training_state(path, optimizer):
     state = torch.load(path, weights_only=True, map_location="cpu")
     optimizer.load_state_dict(state["optimizer"])
-    torch.set_rng_state(state["torch_rng"])
     return state
-
-
-def mean(values):
-    values = list(values)
-    return sum(values) / len(values) if values else math.nan
 
 
 # --- Command line -------------------------------------------------------------------------------------------
