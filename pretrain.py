@@ -58,6 +58,9 @@ def parse_args(argv=None):
                         help="steps between held-out evaluations (default: %(default)s; also at the end)")
     parser.add_argument("--eval-batches", type=int, default=20, help="held-out batches per evaluation")
     parser.add_argument("--save-every-minutes", type=float, default=10.0, help="(default: %(default)s)")
+    parser.add_argument("--keep-at-minutes", type=float, nargs="*", default=[], metavar="M",
+                        help="also keep the checkpoint as it is after M minutes of training, in <out>-<M>min "
+                        "(for comparing fine-tuning after different amounts of pre-training)")
     add_common_arguments(parser, batch_size=32, lr=1e-4, warmup_fraction=0.01)
     return parser.parse_args(argv)
 
@@ -129,9 +132,10 @@ def evaluate_heldout(model, data, seed, batches, batch_size, device):
 
 # --- Checkpoints --------------------------------------------------------------------------------------------
 
-def save_checkpoint(args, model, optimizer, data, step, budget):
-    """Write the whole checkpoint beside --out, then swap it in: a crash leaves the old one or the new."""
-    out = Path(args.out)
+def save_checkpoint(args, model, optimizer, data, step, budget, out=None):
+    """Write the whole checkpoint beside `out` (--out), then swap it in: a crash leaves the old one or the
+    new."""
+    out = Path(out or args.out)
     config = {"kind": "bert", "model": model.config.to_dict(), "examples": asdict(data.config),
               "corpus": {"sources": args.corpus, "max_samples": args.max_samples,
                          "vocab_size": args.vocab_size}, "step": step}
@@ -184,6 +188,7 @@ def train(args):
     budget = Budget(args.max_steps, args.max_minutes, elapsed_before=elapsed)
     trained = distributed.wrap(model.train(), cluster, device)
     window, last_save = Window(), time.monotonic()
+    keep_at = sorted(m for m in args.keep_at_minutes if m * 60 > budget.elapsed())
     with StopRequest() as stop, tqdm(total=args.max_steps, initial=step, unit="step",
                                      disable=not cluster.is_main) as progress:
         while True:
@@ -208,6 +213,10 @@ def train(args):
             if cluster.is_main and time.monotonic() - last_save > args.save_every_minutes * 60:
                 save_checkpoint(args, model, optimizer, data, step, budget)
                 last_save = time.monotonic()
+            if cluster.is_main and keep_at and budget.elapsed() >= keep_at[0] * 60:
+                minutes = keep_at.pop(0)
+                metrics.append({"step": step, **evaluate()})
+                save_checkpoint(args, model, optimizer, data, step, budget, out=f"{args.out}-{minutes:g}min")
         if window.steps:
             log(metrics, window.close(step, lr, budget, cluster), progress, cluster)
     if cluster.is_main:
