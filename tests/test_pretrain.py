@@ -106,10 +106,10 @@ def test_limits_are_required_and_runs_are_not_overwritten(tmp_path, text_corpus)
 
 def test_keep_at_minutes_keeps_a_loadable_copy_from_that_time(tmp_path, text_corpus):
     out = tmp_path / "bert"
-    run(tmp_path, text_corpus, out, "--max-steps", "4", "--keep-at-minutes", "1e-6", "600")
-    early = tmp_path / "bert-1e-06min"
+    run(tmp_path, text_corpus, out, "--max-steps", "20", "--keep-at-minutes", "0.002", "600")
+    early = tmp_path / "bert-0.002min"
     step = json.loads((early / "config.json").read_text())["step"]
-    assert 1 <= step < 4  # saved on the first step past its time, not at the end
+    assert 1 <= step < 20  # saved on the first step past its time (0.12 s), not at the end
     pretrain.load_model(early)
     assert any("heldout_mlm_accuracy" in r and r["step"] == step for r in records(early))
     assert not (tmp_path / "bert-600min").exists()  # the run ended before ten hours
