@@ -140,9 +140,9 @@ def save_checkpoint(args, model, optimizer, data, step, budget, out=None):
               "corpus": {"sources": args.corpus, "max_samples": args.max_samples,
                          "vocab_size": args.vocab_size}, "step": step}
     with replace_directory(out) as directory:
-        for name in ("metrics.jsonl", "args.json"):  # written as the run goes; carried over
-            if (out / name).exists():
-                shutil.copy2(out / name, directory / name)
+        for name in ("metrics.jsonl", "args.json"):  # written into --out as the run goes; carried over
+            if (Path(args.out) / name).exists():
+                shutil.copy2(Path(args.out) / name, directory / name)
         torch.save({k: v.cpu() for k, v in model.state_dict().items()}, directory / "model.pt")
         torch.save(training_state(optimizer, step, budget.elapsed()), directory / "trainer.pt")
         data.corpus.vocab.save(directory / "vocab.txt")
