@@ -35,6 +35,8 @@ def parse_args(argv=None):
                                      formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
     parser.add_argument("--bert", required=True, help="a pretrain.py checkpoint directory, or 'none' to "
                         "start from random weights (the ablation that shows what pre-training buys)")
+    parser.add_argument("--random-init", action="store_true", help="with a --bert checkpoint: keep its "
+                        "architecture and vocabulary but start from random weights (the like-for-like baseline)")
     parser.add_argument("--train", required=True, help="dataset specs, comma separated: snli:train, "
                         "mnli:train, sick:train, a local .jsonl/.tsv/.csv file, ...")
     validation = parser.add_mutually_exclusive_group()
@@ -61,7 +63,8 @@ def parse_args(argv=None):
 
 def build_model(args):
     if args.bert != "none":
-        return SentenceBERT.from_pretrained_bert(args.bert, args.pooling, args.features, args.dropout)
+        return SentenceBERT.from_pretrained_bert(args.bert, args.pooling, args.features, args.dropout,
+                                                 weights=not args.random_init)
     if args.vocab:
         vocab = Vocab.load(args.vocab)
     else:
@@ -168,6 +171,7 @@ def train(args):
               f"{total_steps:,} steps; {cluster.world_size} process(es) on {device}")
     budget = Budget(total_steps, args.max_minutes, elapsed_before=elapsed)
     trained = distributed.wrap(model, cluster, device)
+    trained = torch.compile(trained) if args.compile else trained
     validated_at, window = run.step, Counter()
     with StopRequest() as stop, tqdm(total=total_steps, initial=run.step, unit="step",
                                      disable=not cluster.is_main) as progress:

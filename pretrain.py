@@ -187,6 +187,7 @@ def train(args):
               f"{data.corpus.num_documents:,} documents; {cluster.world_size} process(es) on {device}")
     budget = Budget(args.max_steps, args.max_minutes, elapsed_before=elapsed)
     trained = distributed.wrap(model.train(), cluster, device)
+    trained = torch.compile(trained) if args.compile else trained
     window, last_save = Window(), time.monotonic()
     keep_at = sorted(m for m in args.keep_at_minutes if m * 60 > budget.elapsed())
     with StopRequest() as stop, tqdm(total=args.max_steps, initial=step, unit="step",

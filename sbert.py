@@ -171,9 +171,10 @@ class SentenceBERT(nn.Module):
         return model.to(device).eval()
 
     @classmethod
-    def from_pretrained_bert(cls, directory, pooling="mean", features="u,v,|u-v|", dropout=None):
+    def from_pretrained_bert(cls, directory, pooling="mean", features="u,v,|u-v|", dropout=None, weights=True):
         """Start from a pretrain.py checkpoint: its encoder weights and vocabulary, a fresh classifier.
-        `dropout` replaces the pre-training dropout rate when given."""
+        `dropout` replaces the pre-training dropout rate when given. weights=False keeps the architecture and
+        vocabulary but not the weights: the baseline that shows what pre-training buys."""
         directory = Path(directory)
         values = read_json(directory / "config.json")
         if values.get("kind") != "bert":
@@ -184,9 +185,10 @@ class SentenceBERT(nn.Module):
             bert_config.dropout = dropout
         config = SentenceBertConfig(bert_config, pooling, features)
         model = cls(config, Vocab.load(directory / "vocab.txt"))
-        weights = torch.load(directory / "model.pt", weights_only=True, map_location="cpu")
-        encoder = {k.removeprefix("bert."): v for k, v in weights.items() if k.startswith("bert.")}
-        model.bert.load_state_dict(encoder)  # strict: every encoder weight must be there
+        if weights:
+            saved = torch.load(directory / "model.pt", weights_only=True, map_location="cpu")
+            encoder = {k.removeprefix("bert."): v for k, v in saved.items() if k.startswith("bert.")}
+            model.bert.load_state_dict(encoder)  # strict: every encoder weight must be there
         return model
 
 

@@ -183,6 +183,8 @@ def add_common_arguments(parser, batch_size, lr, warmup_fraction):
     parser.add_argument("--seed", type=int, default=0, help="(default: %(default)s)")
     parser.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"], default="auto",
                         help="(default: %(default)s)")
+    parser.add_argument("--compile", action="store_true", help="torch.compile the model for training "
+                        "(worth it on a GPU for long runs; the first steps wait for the compiler)")
     parser.add_argument("--log-every", type=int, default=50, help="steps between metrics.jsonl lines")
     parser.add_argument("--resume", action="store_true", help="continue the run saved in --out")
 

@@ -64,6 +64,9 @@ def test_loss_falls_and_the_checkpoint_loads(tmp_path, text_corpus, monkeypatch)
     sbert = SentenceBERT.from_pretrained_bert(out)
     torch.testing.assert_close(sbert.bert.embeddings.token.weight, model.bert.embeddings.token.weight)
     assert sbert.encode(["The cat sees the river."]).shape == (1, model.config.d_model)
+    baseline = SentenceBERT.from_pretrained_bert(out, weights=False)  # same architecture, fresh weights
+    assert baseline.config == sbert.config and baseline.vocab.tokens == sbert.vocab.tokens
+    assert not torch.equal(baseline.bert.embeddings.token.weight, model.bert.embeddings.token.weight)
 
     # A second run on the same corpus tokenizes nothing: it reads the cache.
     monkeypatch.setattr(corpus, "_build_cache", lambda *a: pytest.fail("the corpus was tokenized again"))
