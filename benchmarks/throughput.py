@@ -17,6 +17,9 @@ Three workloads; every contender runs in this one process, on the same threads a
 3. Encoding sentences for inference, in sentences/s, batch 64: `SentenceBERT.encode` against
    `SentenceTransformer.encode`, both from raw text, tokenization included.
 
+Each side's training step uses its own default AdamW: training.make_optimizer for agree; for transformers and
+sentence-transformers, the fused AdamW their Trainer picks by default (torch >= 2.8). Same hyperparameters.
+
 Why the contenders take turns (A, B, C, A, B, C, ...): this machine is shared and its speed drifts. Taking
 turns exposes every contender to the same drift, and medians ignore the odd step a neighbour slowed down.
 Read the ratios; the absolute numbers move with the load average printed beside them.
@@ -142,11 +145,18 @@ def run_workload(args, title, workload, unit, items_per_step, contenders):
     return rows
 
 
-def training_step(model, loss_of_step, lr):
+def trainer_default_optimizer(model, lr):
+    """AdamW the way transformers' Trainer, and so SentenceTransformerTrainer, runs it by default with torch >=
+    2.8 (optim="adamw_torch_fused": one fused kernel per tensor). Same parameter groups and settings as
+    training.make_optimizer, so only the implementation of the update differs."""
+    groups = make_optimizer(model, lr, weight_decay=0.01).param_groups
+    return torch.optim.AdamW([{**group, "fused": True} for group in groups])
+
+
+def training_step(model, loss_of_step, optimizer):
     """A callable that does one optimizer step the way pretrain.py and finetune.py do: loss, backward,
-    gradient clipping at 1.0, then AdamW from training.make_optimizer, the same optimizer for every contender."""
+    gradient clipping at 1.0, optimizer step."""
     model.train()
-    optimizer = make_optimizer(model, lr, weight_decay=0.01)
 
     def step(index):
         # The labels name the phases in --profile's output; they cost nothing when no profiler runs.
@@ -222,7 +232,7 @@ def pretraining_contenders(config, batch):
         def loss(index):
             mlm_logits, nsp_logits = model(batch["input_ids"], batch["segment_ids"], batch["masked_positions"])
             return pretraining_loss(mlm_logits, batch["masked_labels"], nsp_logits, batch["nsp_labels"])[0]
-        return model, training_step(model, loss, lr=1e-4)
+        return model, training_step(model, loss, make_optimizer(model, 1e-4, weight_decay=0.01))
 
     hf_model = transformers.BertForPreTraining(hugging_face_config(config))
 
@@ -236,7 +246,8 @@ def pretraining_contenders(config, batch):
         raise SystemExit(f"the two models differ: {parameter_count(written):,} parameters here, "
                          f"{parameter_count(hf_model):,} in transformers")
     print(f"{parameter_count(written):,} parameters on both sides (output weights tied to the token embedding)")
-    return {"transformers BertForPreTraining (sdpa)": training_step(hf_model, hf_loss, lr=1e-4),
+    hf_step = training_step(hf_model, hf_loss, trainer_default_optimizer(hf_model, 1e-4))
+    return {"transformers BertForPreTraining (sdpa, fused AdamW)": hf_step,
             'agree BertForPreTraining, attention="written"': written_step,
             'agree BertForPreTraining, attention="fused"': fused_step}
 
@@ -311,7 +322,7 @@ def finetuning_contenders(config, vocab, pairs, st_model):
             batch = collate(encoded, batches[index % len(batches)])
             logits, _, _ = model(batch["first_ids"], batch["second_ids"])
             return F.cross_entropy(logits, batch["labels"])
-        return training_step(model, loss, lr=2e-5)
+        return training_step(model, loss, make_optimizer(model, 2e-5, weight_decay=0.01))
 
     st_loss = SoftmaxLoss(st_model, config.d_model, num_labels=3)
 
@@ -320,15 +331,19 @@ def finetuning_contenders(config, vocab, pairs, st_model):
         return [st_model.preprocess([pairs.first[i] for i in indices]),
                 st_model.preprocess([pairs.second[i] for i in indices])]
 
-    def st_step(features_of_batch):
+    def st_step(features_of_batch, optimizer):
         def loss(index):
             indices = shuffled[index % len(shuffled)]
             return st_loss(features_of_batch(index % len(shuffled)), torch.as_tensor(pairs.labels[indices]))
-        return training_step(st_loss, loss, lr=2e-5)
+        return training_step(st_loss, loss, optimizer)
 
     features = [tokenized(indices) for indices in shuffled]
-    return {"sentence-transformers SoftmaxLoss, tokenizing each batch": st_step(lambda i: tokenized(shuffled[i])),
-            "sentence-transformers SoftmaxLoss, pre-tokenized": st_step(lambda i: features[i]),
+    fused = trainer_default_optimizer(st_loss, 2e-5)
+    return {"sentence-transformers as its trainer runs (tokenizing, fused AdamW)": st_step(
+                lambda i: tokenized(shuffled[i]), fused),
+            "sentence-transformers, batches tokenized beforehand": st_step(lambda i: features[i], fused),
+            "sentence-transformers with agree's AdamW (not fused)": st_step(
+                lambda i: tokenized(shuffled[i]), make_optimizer(st_loss, 2e-5, weight_decay=0.01)),
             'agree SentenceBERT, attention="written"': agree("written", shuffled),
             'agree SentenceBERT, attention="fused"': agree("fused", shuffled),
             'agree, "written", finetune.py\'s length-grouped batches': agree("written", grouped)}
