@@ -41,11 +41,13 @@ def autocast(device):
 # --- Optimizer and learning rate ----------------------------------------------------------------------------
 
 def make_optimizer(model, lr, weight_decay, eps=1e-6):
-    """AdamW; as in BERT, biases and LayerNorm weights (the 1-dimensional tensors) get no weight decay."""
+    """AdamW; as in BERT, biases and LayerNorm weights (the 1-dimensional tensors) get no weight decay.
+    fused=True updates all parameters in one kernel instead of a dozen small operations per tensor: the
+    same arithmetic, and a fifth of a fine-tuning step on a CPU (benchmarks/throughput.py)."""
     decayed = [p for p in model.parameters() if p.requires_grad and p.dim() >= 2]
     undecayed = [p for p in model.parameters() if p.requires_grad and p.dim() < 2]
     groups = [{"params": decayed, "weight_decay": weight_decay}, {"params": undecayed, "weight_decay": 0.0}]
-    return torch.optim.AdamW(groups, lr=lr, betas=(0.9, 0.999), eps=eps)
+    return torch.optim.AdamW(groups, lr=lr, betas=(0.9, 0.999), eps=eps, fused=True)
 
 
 def warmup_then_linear_decay(progress, warmup_fraction):
