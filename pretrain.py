@@ -35,9 +35,9 @@ EVAL_SEED_OFFSET = 10**9  # held-out batches use seeds far from any training ste
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
-    parser.add_argument("--corpus", nargs="+", required=True, help="wikitext-103, wikitext-2, or text files "
-                        "(.txt/.gz; WikiText raw layout, or one paragraph per line and a blank line between "
-                        "documents)")
+    parser.add_argument("--corpus", nargs="+", help="wikitext-103, wikitext-2, or text files (.txt/.gz; "
+                        "WikiText raw layout, or one paragraph per line and a blank line between documents); "
+                        "not needed with --resume, which reads it from <out>/args.json")
     parser.add_argument("--preset", choices=["tiny", "small", "base"], default="small",
                         help="model size (default: %(default)s)")
     parser.add_argument("--max-samples", type=int, default=100_000,
@@ -62,7 +62,10 @@ def parse_args(argv=None):
                         help="also keep the checkpoint as it is after M minutes of training, in <out>-<M>min "
                         "(for comparing fine-tuning after different amounts of pre-training)")
     add_common_arguments(parser, batch_size=32, lr=1e-4, warmup_fraction=0.01)
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if not args.corpus and not args.resume:
+        parser.error("the following arguments are required: --corpus")
+    return args
 
 
 # --- Setup --------------------------------------------------------------------------------------------------

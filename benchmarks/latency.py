@@ -1,6 +1,6 @@
 """Latency of the web page's JSON API under concurrent clients.
 
-    python benchmarks/latency.py --model runs/recipe/sbert-60min [--clients 8] [--requests 400]
+    python benchmarks/latency.py --model runs/recipe/sbert [--clients 8] [--requests 400]
 
 Starts serve.py's server in this process on a free loopback port, warms it up, then lets `--clients` threads
 send `--requests` POST /predict requests in all (real SNLI-like sentence pairs, varied lengths) and reports

@@ -3,7 +3,7 @@
 # (the no-JavaScript path, so the answer page is rendered by the server) and lets headless Chromium
 # (Debian's `chromium` package) photograph the answer.
 #
-#     docs/screenshot.sh runs/recipe/sbert-60min ["premise" "hypothesis"]
+#     docs/screenshot.sh runs/recipe/sbert ["premise" "hypothesis"]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 model=${1:?usage: docs/screenshot.sh MODEL_DIR [PREMISE HYPOTHESIS]}

@@ -88,7 +88,7 @@ def test_an_interrupted_run_resumes_exactly(tmp_path, text_corpus, monkeypatch):
     run(tmp_path, text_corpus, tmp_path / "resumed", "--max-steps", "30")
     monkeypatch.undo()
     assert json.loads((tmp_path / "resumed" / "config.json").read_text())["step"] == 13
-    pretrain.main(["--out", str(tmp_path / "resumed"), "--corpus", "ignored-on-resume", "--resume"])
+    pretrain.main(["--out", str(tmp_path / "resumed"), "--resume"])  # the saved args supply the corpus
 
     straight = torch.load(tmp_path / "straight" / "model.pt", weights_only=True)
     resumed = torch.load(tmp_path / "resumed" / "model.pt", weights_only=True)
@@ -105,6 +105,12 @@ def test_limits_are_required_and_runs_are_not_overwritten(tmp_path, text_corpus)
     run(tmp_path, text_corpus, tmp_path / "m", "--max-steps", "1")
     with pytest.raises(SystemExit, match="already holds a run"):
         run(tmp_path, text_corpus, tmp_path / "m", "--max-steps", "1")
+
+
+def test_a_new_run_needs_a_corpus(tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        pretrain.parse_args(["--out", str(tmp_path / "p"), "--max-steps", "1"])
+    assert "--corpus" in capsys.readouterr().err
 
 
 def test_keep_at_minutes_keeps_a_loadable_copy_from_that_time(tmp_path, text_corpus):
