@@ -117,7 +117,8 @@ textarea, button { box-sizing: border-box; font: inherit; padding: 0.4rem; } tex
 button { margin-top: 0.5rem; padding: 0.4rem 1rem; cursor: pointer; } .error { color: #a00; font-weight: 600; }
 .examples { padding: 0; list-style: none; } .examples button { text-align: left; width: 100%; }
 table { border-collapse: collapse; } td, th { text-align: left; padding: 0.1rem 0.8rem 0.1rem 0; }
-.bars { width: 100%; } meter { width: 100%; height: 1.2rem; } img { max-width: 100%; height: auto; }
+.bars { width: 100%; } .bars td { white-space: nowrap; padding-right: 1rem; } .bars td:nth-child(2) { width: 100%; }
+meter { width: 100%; height: 1.2rem; } img { max-width: 100%; height: auto; }
 pre { white-space: pre-wrap; background: #f6f6f6; padding: 0.6rem; }
 """
 

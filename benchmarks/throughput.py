@@ -342,7 +342,7 @@ def finetuning_contenders(config, vocab, pairs, st_model):
     return {"sentence-transformers as its trainer runs (tokenizing, fused AdamW)": st_step(
                 lambda i: tokenized(shuffled[i]), fused),
             "sentence-transformers, batches tokenized beforehand": st_step(lambda i: features[i], fused),
-            "sentence-transformers with agree's AdamW (not fused)": st_step(
+            "sentence-transformers with agree's AdamW": st_step(
                 lambda i: tokenized(shuffled[i]), make_optimizer(st_loss, 2e-5, weight_decay=0.01)),
             'agree SentenceBERT, attention="written"': agree("written", shuffled),
             'agree SentenceBERT, attention="fused"': agree("fused", shuffled),
