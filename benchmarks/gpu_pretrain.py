@@ -4,8 +4,8 @@
 
 Both train in bf16 autocast with fused AdamW (what pretrain.py and the Hugging Face Trainer do on CUDA), on
 the same random batch with 15% masked positions; Hugging Face scores every position (labels -100 elsewhere),
-agree only the masked ones. The contenders take turns step by step; medians are reported. Needs torch and
-transformers, nothing else of agree's requirements. Runs on the CPU too (slowly), for a quick check.
+agree only the masked ones. The contenders take turns step by step; medians are reported. Needs
+transformers besides agree's requirements. Runs on the CPU too (slowly), for a quick check.
 """
 import argparse
 import statistics
@@ -19,6 +19,8 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bert import IGNORE_INDEX, BertConfig, BertForPreTraining, pretraining_loss  # noqa: E402
+from throughput import hugging_face_config  # noqa: E402  the same model in transformers, as on the CPU
+from training import make_optimizer  # noqa: E402
 
 VOCAB_SIZE = 30_522  # bert-base-uncased's, so the parameter count is the familiar 110 M
 
@@ -41,19 +43,8 @@ def our_loss(model, batch):
     return pretraining_loss(mlm_logits, batch["masked_labels"], nsp_logits, batch["nsp_labels"])[0]
 
 
-def hugging_face_model(config):
-    import transformers
-    hf_config = transformers.BertConfig(
-        vocab_size=config.vocab_size, hidden_size=config.d_model, num_hidden_layers=config.n_layers,
-        num_attention_heads=config.n_heads, intermediate_size=config.d_ff,
-        max_position_embeddings=config.max_len, type_vocab_size=2, hidden_act="gelu",
-        hidden_dropout_prob=config.dropout, attention_probs_dropout_prob=config.dropout,
-        layer_norm_eps=config.layer_norm_eps, attn_implementation="sdpa")
-    return transformers.BertForPreTraining(hf_config)
-
-
 def step_function(model, loss_of, device):
-    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4, fused=True)
+    optimizer = make_optimizer(model, 1e-4, weight_decay=0.01)  # fused AdamW, BERT's parameter groups
     autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda")
 
     def step():
@@ -97,7 +88,8 @@ def main():
         ours = BertForPreTraining(replace(config, attention=attention)).to(device).train()
         contenders[f"agree ({attention} attention)"] = step_function(ours, lambda m=ours: our_loss(m, batch),
                                                                      device)
-    theirs = hugging_face_model(config).to(device).train()
+    import transformers
+    theirs = transformers.BertForPreTraining(hugging_face_config(config)).to(device).train()
     contenders["transformers BertForPreTraining (sdpa)"] = step_function(theirs, lambda: theirs(
         input_ids=batch["input_ids"], token_type_ids=batch["segment_ids"], labels=batch["labels_everywhere"],
         next_sentence_label=batch["nsp_labels"]).loss, device)

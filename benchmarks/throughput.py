@@ -17,8 +17,9 @@ Three workloads; every contender runs in this one process, on the same threads a
 3. Encoding sentences for inference, in sentences/s, batch 64: `SentenceBERT.encode` against
    `SentenceTransformer.encode`, both from raw text, tokenization included.
 
-Each side's training step uses its own default AdamW: training.make_optimizer for agree; for transformers and
-sentence-transformers, the fused AdamW their Trainer picks by default (torch >= 2.8). Same hyperparameters.
+Every training step uses training.make_optimizer: the fused AdamW that transformers' Trainer, and so
+SentenceTransformerTrainer, picks by default with torch >= 2.8 (optim="adamw_torch_fused"), with the same
+parameter groups (no weight decay on biases and LayerNorms). Same hyperparameters on both sides.
 
 Why the contenders take turns (A, B, C, A, B, C, ...): this machine is shared and its speed drifts. Taking
 turns exposes every contender to the same drift, and medians ignore the odd step a neighbour slowed down.
@@ -145,14 +146,6 @@ def run_workload(args, title, workload, unit, items_per_step, contenders):
     return rows
 
 
-def trainer_default_optimizer(model, lr):
-    """AdamW the way transformers' Trainer, and so SentenceTransformerTrainer, runs it by default with torch >=
-    2.8 (optim="adamw_torch_fused": one fused kernel per tensor). Same parameter groups and settings as
-    training.make_optimizer, so only the implementation of the update differs."""
-    groups = make_optimizer(model, lr, weight_decay=0.01).param_groups
-    return torch.optim.AdamW([{**group, "fused": True} for group in groups])
-
-
 def training_step(model, loss_of_step, optimizer):
     """A callable that does one optimizer step the way pretrain.py and finetune.py do: loss, backward,
     gradient clipping at 1.0, optimizer step."""
@@ -246,7 +239,7 @@ def pretraining_contenders(config, batch):
         raise SystemExit(f"the two models differ: {parameter_count(written):,} parameters here, "
                          f"{parameter_count(hf_model):,} in transformers")
     print(f"{parameter_count(written):,} parameters on both sides (output weights tied to the token embedding)")
-    hf_step = training_step(hf_model, hf_loss, trainer_default_optimizer(hf_model, 1e-4))
+    hf_step = training_step(hf_model, hf_loss, make_optimizer(hf_model, 1e-4, weight_decay=0.01))
     return {"transformers BertForPreTraining (sdpa, fused AdamW)": hf_step,
             'agree BertForPreTraining, attention="written"': written_step,
             'agree BertForPreTraining, attention="fused"': fused_step}
@@ -338,12 +331,10 @@ def finetuning_contenders(config, vocab, pairs, st_model):
         return training_step(st_loss, loss, optimizer)
 
     features = [tokenized(indices) for indices in shuffled]
-    fused = trainer_default_optimizer(st_loss, 2e-5)
+    optimizer = make_optimizer(st_loss, 2e-5, weight_decay=0.01)
     return {"sentence-transformers as its trainer runs (tokenizing, fused AdamW)": st_step(
-                lambda i: tokenized(shuffled[i]), fused),
-            "sentence-transformers, batches tokenized beforehand": st_step(lambda i: features[i], fused),
-            "sentence-transformers with agree's AdamW": st_step(
-                lambda i: tokenized(shuffled[i]), make_optimizer(st_loss, 2e-5, weight_decay=0.01)),
+                lambda i: tokenized(shuffled[i]), optimizer),
+            "sentence-transformers, batches tokenized beforehand": st_step(lambda i: features[i], optimizer),
             'agree SentenceBERT, attention="written"': agree("written", shuffled),
             'agree SentenceBERT, attention="fused"': agree("fused", shuffled),
             'agree, "written", finetune.py\'s length-grouped batches': agree("written", grouped)}
