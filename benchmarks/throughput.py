@@ -353,6 +353,9 @@ def encoding_benchmark(args, config, vocab, pairs, st_model):
     sentences = list(dict.fromkeys(pairs.first + pairs.second))
     size = SENTENCES_PER_ENCODE_STEP
     chunks = [sentences[i:i + size] for i in range(0, len(sentences) - size + 1, size)]
+    if not chunks:
+        raise SystemExit(f"--pairs {args.pairs} gives {len(sentences)} distinct sentences; one timed encoding "
+                         f"step needs {size}: use more pairs, or --only pretrain finetune")
     written, fused = agree_sentence_bert(config, vocab, "written"), agree_sentence_bert(config, vocab, "fused")
     contenders = {
         "SentenceTransformer.encode": lambda i: st_model.encode(
