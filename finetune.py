@@ -42,6 +42,9 @@ def parse_args(argv=None):
     validation = parser.add_mutually_exclusive_group()
     validation.add_argument("--val", help="validation dataset spec(s); the best model on it is kept")
     validation.add_argument("--val-fraction", type=float, help="hold out this share of --train instead")
+    parser.add_argument("--train-fraction", type=float, default=1.0,
+                        help="train on this share of the training premises, drawn after the validation split "
+                        "(a learning curve; smaller shares are subsets of larger ones) (default: %(default)s)")
     parser.add_argument("--epochs", type=int, default=1, help="(default: %(default)s, as the SBERT paper)")
     parser.add_argument("--eval-every", type=int, default=0,
                         help="also validate every N steps (default: at the end of each epoch only)")
@@ -56,7 +59,10 @@ def parse_args(argv=None):
                         "checkpoint's, for a like-for-like comparison); default: built from --train")
     parser.add_argument("--vocab-size", type=int, default=30000, help="with --bert none and no --vocab")
     add_common_arguments(parser, batch_size=16, lr=2e-5, warmup_fraction=0.1)
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if not 0 < args.train_fraction <= 1:
+        parser.error(f"--train-fraction must be above 0 and at most 1, got {args.train_fraction}")
+    return args
 
 
 # --- Model and data -----------------------------------------------------------------------------------------
@@ -80,12 +86,16 @@ def load_data(args, model):
     """Token ids of the training and validation pairs (validation None when neither option is given)."""
     encode = lambda specs: load_encoded_pairs(specs, model.vocab, model.config.bert.max_len, args.data_dir,
                                               cache_dir=args.cache_dir)
-    train = encode(args.train)
+    train, val = encode(args.train), None
     if args.val:
-        return train, encode(args.val)
-    if args.val_fraction:
-        return split_pairs(train, args.val_fraction, args.seed)
-    return train, None
+        val = encode(args.val)
+    elif args.val_fraction:
+        train, val = split_pairs(train, args.val_fraction, args.seed)
+    if args.train_fraction != 1:
+        # Hold out the rest: the same seed orders the premises the same way for every share, so a smaller
+        # share keeps a subset of a larger one's premises and the points of a learning curve are nested.
+        train, _ = split_pairs(train, 1 - args.train_fraction, args.seed)
+    return train, val
 
 
 @torch.inference_mode()

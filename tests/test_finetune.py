@@ -83,6 +83,37 @@ def test_the_command_end_to_end_keeps_the_best_model_and_logs(tmp_path):
     assert best == pytest.approx(torch.load(out / "last" / "trainer.pt", weights_only=True)["best_val_accuracy"])
 
 
+def test_a_training_fraction_keeps_nested_shares_of_premises_and_the_same_validation(tmp_path):
+    data = write_jsonl(tmp_path / "pairs.jsonl", fixed_pairs())  # 16 premises, 4 pairs each
+    model = finetune.build_model(finetune.parse_args(["--bert", "none", "--preset", "tiny", "--train", str(data),
+                                                      "--out", str(tmp_path / "m")]))
+
+    def split(train_fraction):
+        args = finetune.parse_args(["--bert", "none", "--train", str(data), "--val-fraction", "0.25",
+                                    "--train-fraction", str(train_fraction), "--cache-dir", str(tmp_path / "c"),
+                                    "--out", str(tmp_path / "m"), "--seed", "5"])
+        train, val = finetune.load_data(args, model)
+        return premises(train), premises(val), len(train)
+
+    def premises(pairs):
+        flat, offsets = pairs.first.flat, pairs.first.offsets
+        return {flat[offsets[i]:offsets[i + 1]].tobytes() for i in range(len(pairs))}
+
+    whole, val, _ = split(1.0)
+    half, val_half, pairs_half = split(0.5)
+    quarter, val_quarter, _ = split(0.25)
+    assert val == val_half == val_quarter and not whole & val  # validation does not depend on the share
+    assert (len(whole), len(half), len(quarter)) == (12, 6, 3) and pairs_half == 24  # whole premises
+    assert quarter < half < whole  # nested: each point of a learning curve adds data to the one before
+
+
+@pytest.mark.parametrize("share", ["0", "1.5"])
+def test_a_training_fraction_outside_0_to_1_is_refused(share, capsys):
+    with pytest.raises(SystemExit):
+        finetune.parse_args(["--bert", "none", "--train", "x.jsonl", "--out", "m", "--train-fraction", share])
+    assert "--train-fraction must be above 0 and at most 1" in capsys.readouterr().err
+
+
 def test_an_interrupted_run_resumes_exactly(tmp_path, monkeypatch):
     data = write_jsonl(tmp_path / "pairs.jsonl", fixed_pairs())
     common = ["--train", str(data), "--epochs", "3", "--batch-size", "8", "--lr", "1e-3"]
