@@ -15,31 +15,22 @@ The page works without JavaScript (the form posts to /predict and the answer com
 with it (a small script asks the JSON API and fills in the answer without reloading).
 """
 import argparse
-import html
 import json
 import pickle
-import re
 import secrets
 import socket
 import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from string import Template
 from urllib.parse import parse_qs, urlsplit
 
-from sbert import LABELS, SentenceBERT
+from pages import CHART_NAME, MAX_FIELD_CHARS, about_page, index_page
+from sbert import SentenceBERT
 
 MAX_BODY_BYTES = 64 * 1024
-MAX_FIELD_CHARS = 2000
 FIELDS = ("premise", "hypothesis")
 CLIENT_TIMEOUT_SECONDS = 10  # per socket read or write: a stalled client loses its connection, not the server
-CHART_NAME = re.compile(r"[A-Za-z0-9_.-]+\.svg")  # a plain file name: no slashes, so no way out of the folder
-EXAMPLES = (  # (premise, hypothesis, what a good model should answer)
-    ("A man is playing a guitar on stage.", "The man is performing music.", "entailment"),
-    ("A dog is running through the snow.", "The dog is asleep on the sofa.", "contradiction"),
-    ("A woman is reading a book in the park.", "The woman is waiting for a friend.", "neutral"),
-)
 
 
 # --- loading the model ----------------------------------------------------------------------------------
@@ -106,178 +97,6 @@ def sentence_pair(values):
         except UnicodeEncodeError:
             raise HttpError(400, f"{field} is not valid Unicode text") from None
     return values["premise"], values["hypothesis"]
-
-
-# --- pages ---------------------------------------------------------------------------------------------------
-
-STYLE = """
-body { font: 1rem/1.5 system-ui, sans-serif; max-width: 42rem; margin: 0 auto; padding: 1rem; color: #222; }
-nav a { margin-right: 1rem; } label { display: block; font-weight: 600; margin-top: 0.75rem; }
-textarea, button { box-sizing: border-box; font: inherit; padding: 0.4rem; } textarea { width: 100%; }
-button { margin-top: 0.5rem; padding: 0.4rem 1rem; cursor: pointer; } .error { color: #a00; font-weight: 600; }
-.examples { padding: 0; list-style: none; } .examples button { text-align: left; width: 100%; }
-table { border-collapse: collapse; } td, th { text-align: left; padding: 0.1rem 0.8rem 0.1rem 0; }
-.bars { width: 100%; } .bars td { white-space: nowrap; padding-right: 1rem; } .bars td:nth-child(2) { width: 100%; }
-meter { width: 100%; height: 1.2rem; } img { max-width: 100%; height: auto; }
-pre { white-space: pre-wrap; background: #f6f6f6; padding: 0.6rem; }
-"""
-
-# Every form on the page posts a premise and a hypothesis; with JavaScript the answer comes from the JSON API
-# and is written into the page with textContent (never innerHTML, so no text is ever read as markup).
-SCRIPT = """
-const pair = document.getElementById("pair").elements;
-for (const form of document.querySelectorAll("form")) {
-  form.addEventListener("submit", (event) => {
-    event.preventDefault();
-    const data = new FormData(form);
-    pair.premise.value = data.get("premise");
-    pair.hypothesis.value = data.get("hypothesis");
-    ask(pair.premise.value, pair.hypothesis.value);
-  });
-}
-async function ask(premise, hypothesis) {
-  let answer;
-  try {
-    const response = await fetch("/predict", {method: "POST", body: JSON.stringify({premise, hypothesis}),
-      headers: {"Content-Type": "application/json", "Accept": "application/json"}});
-    answer = await response.json();
-  } catch (error) {
-    answer = {error: "No answer from the server: " + error.message};
-  }
-  show(answer);
-}
-function show(answer) {
-  const error = document.getElementById("error");
-  error.hidden = !answer.error;
-  error.textContent = answer.error || "";
-  document.getElementById("result").hidden = Boolean(answer.error);
-  if (answer.error) return;
-  document.getElementById("label").textContent = answer.label;
-  for (const [label, probability] of Object.entries(answer.probabilities)) {
-    document.getElementById("meter-" + label).value = probability;
-    document.getElementById("percent-" + label).textContent = (100 * probability).toFixed(1) + "%";
-  }
-  document.getElementById("cosine").textContent = answer.cosine_similarity.toFixed(3);
-}
-"""
-
-LAYOUT = Template("""<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>$title</title>
-<style nonce="$nonce">$style</style>
-</head>
-<body>
-<nav><a href="/">Compare two sentences</a><a href="/about">About the model</a></nav>
-<main>
-$main
-</main>
-$script
-</body>
-</html>
-""")
-
-INDEX = Template("""<h1>Do these sentences agree?</h1>
-<form id="pair" method="post" action="/predict">
-<label for="premise">Premise</label>
-<textarea id="premise" name="premise" rows="3" maxlength="$max_chars" required>$premise</textarea>
-<label for="hypothesis">Hypothesis</label>
-<textarea id="hypothesis" name="hypothesis" rows="3" maxlength="$max_chars" required>$hypothesis</textarea>
-<button type="submit">Compare</button>
-</form>
-<p id="error" class="error" role="alert" $error_hidden>$error</p>
-<section id="result" aria-live="polite" $result_hidden>
-<h2>Answer: <span id="label">$label</span></h2>
-<table class="bars">
-$bars
-</table>
-<p>Cosine similarity of the two sentence embeddings: <strong id="cosine">$cosine</strong></p>
-</section>
-<h2>Examples</h2>
-<ul class="examples">
-$examples
-</ul>
-""")
-
-
-def render(title, main, nonce, script=False):
-    script_tag = f'<script nonce="{nonce}">{SCRIPT}</script>' if script else ""
-    return LAYOUT.substitute(title=html.escape(title), nonce=nonce, style=STYLE, main=main, script=script_tag)
-
-
-def index_page(nonce, premise="", hypothesis="", prediction=None, error=None):
-    """The two boxes (refilled with what was sent), the answer or the error when there is one, the examples."""
-    probabilities = prediction.probabilities if prediction else dict.fromkeys(LABELS, 0.0)
-    bars = "\n".join(
-        f'<tr><td><label for="meter-{label}">{label}</label></td>'
-        f'<td><meter id="meter-{label}" min="0" max="1" value="{p:.4f}"></meter></td>'
-        f'<td id="percent-{label}">{100 * p:.1f}%</td></tr>' for label, p in probabilities.items())
-    examples = "\n".join(
-        f'<li><form method="post" action="/predict">'
-        f'<input type="hidden" name="premise" value="{html.escape(p)}">'
-        f'<input type="hidden" name="hypothesis" value="{html.escape(h)}">'
-        f'<button type="submit">{html.escape(p)} → {html.escape(h)} <small>({expected})</small></button>'
-        f'</form></li>' for p, h, expected in EXAMPLES)
-    main = INDEX.substitute(
-        max_chars=MAX_FIELD_CHARS, premise=html.escape(premise), hypothesis=html.escape(hypothesis),
-        error_hidden="" if error else "hidden", error=html.escape(error or ""),
-        result_hidden="" if prediction else "hidden", label=prediction.label if prediction else "",
-        bars=bars, cosine=f"{prediction.cosine_similarity:.3f}" if prediction else "", examples=examples)
-    return render("agree: do these sentences agree?", main, nonce, script=True)
-
-
-def settings_table(values, prefix=""):
-    """Rows of name and value for a JSON object; nested objects get dotted names (bert.d_model)."""
-    rows = []
-    for name, value in values.items():
-        if isinstance(value, dict):
-            rows.append(settings_table(value, f"{prefix}{name}."))
-        else:
-            shown = ", ".join(map(str, value)) if isinstance(value, list) else str(value)
-            rows.append(f"<tr><th>{html.escape(prefix + str(name))}</th><td>{html.escape(shown)}</td></tr>")
-    table = "\n".join(rows)
-    return table if prefix else f"<table>\n{table}\n</table>"
-
-
-def read_optional(path):
-    """The text of a file the checkpoint may or may not hold (evaluate.py writes its report later)."""
-    try:
-        return path.read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return None
-
-
-def chart_names(model_dir):
-    return sorted(p.name for p in model_dir.glob("*.svg") if CHART_NAME.fullmatch(p.name) and p.is_file())
-
-
-def about_page(nonce, model, model_dir):
-    """The model card, read from the checkpoint directory on every visit, so a new report shows at once."""
-    parameters = sum(p.numel() for p in model.parameters())
-    parts = [f"<h1>About the model</h1>\n<p>Checkpoint <strong>{html.escape(model_dir.name)}</strong>, "
-             f"{parameters:,} parameters.</p>",
-             "<h2>Configuration (config.json)</h2>", settings_table(model.config.to_dict())]
-    arguments = read_optional(model_dir / "args.json")
-    if arguments is not None:
-        parts.append("<h2>Training (args.json)</h2>")
-        try:
-            parts.append(settings_table(json.loads(arguments)))
-        except (json.JSONDecodeError, AttributeError):  # broken or not an object: show it as it is
-            parts.append(f"<pre>{html.escape(arguments)}</pre>")
-    report = read_optional(model_dir / "report.md")
-    if report is not None:
-        parts += ["<h2>Evaluation (report.md)</h2>", f"<pre>{html.escape(report)}</pre>"]
-    charts = chart_names(model_dir)
-    if charts:
-        parts.append("<h2>Charts</h2>")
-        parts += [f'<figure><img src="/charts/{name}" alt="chart {name}"><figcaption>{name}</figcaption>'
-                  f"</figure>" for name in charts]  # CHART_NAME allows no character that needs escaping
-    if arguments is None and report is None and not charts:
-        parts.append("<p>No training arguments, evaluation report or charts in this checkpoint yet: "
-                     "finetune.py writes args.json, evaluate.py writes report.md and the charts.</p>")
-    return render("agree: about the model", "\n".join(parts), nonce)
 
 
 # --- the server ------------------------------------------------------------------------------------------

@@ -13,9 +13,10 @@ import torch
 
 from bert import BertConfig
 from data import SPECIAL_TOKENS, Vocab
+from pages import EXAMPLES
 from sbert import LABELS, Prediction, SentenceBERT, SentenceBertConfig
 import serve
-from serve import EXAMPLES, main, make_server
+from serve import main, make_server
 
 WORDS = "a man woman dog is playing guitar sleeping on stage the music performing runs .".split()
 INJECTION = "<script>alert(1)</script>"
