@@ -93,7 +93,7 @@ recipe-gpu: venv
 	$(PY) pretrain.py --corpus wikitext-103 --max-samples 0 --data-dir $(DATA_DIR) --preset base --max-len 128 \
 		--pre-layer-norm --dropout 0 --attention fused --lr 5e-4 --warmup-fraction 0.05 --batch-size 256 --max-minutes 720 \
 		--device cuda --out $(RECIPE_DIR)-gpu/bert
-	$(PY) finetune.py --bert $(RECIPE_DIR)-gpu/bert --train snli:train$(COMMA)mnli:train --val stsb:dev \
+	$(PY) finetune.py --bert $(RECIPE_DIR)-gpu/bert --train snli:train$(COMMA)mnli:train --val snli:dev \
 		--data-dir $(DATA_DIR) --device cuda --out $(RECIPE_DIR)-gpu/sbert
 	$(PY) evaluate.py --model $(RECIPE_DIR)-gpu/sbert $(RECIPE_EVALUATE) --device cuda
 
