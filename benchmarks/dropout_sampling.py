@@ -5,12 +5,10 @@ training step; drawing torch.rand_like and comparing with p is the same dropout,
     python benchmarks/dropout_sampling.py [--steps 40]
 
 Two identical `small` Sentence-BERTs, one with nn.Dropout and one with the uniform-sample dropout, take turns
-on the same batch (32 pairs of 18 and 12 tokens); printed: the median step time of each.
+on the same batch (32 pairs of 18 and 12 tokens), with throughput.py's turn-taking, step and report.
 """
 import argparse
-import statistics
 import sys
-import time
 from pathlib import Path
 
 import torch
@@ -20,8 +18,10 @@ from torch import nn
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the project's modules
 from bert import BertConfig  # noqa: E402
 from data import Vocab  # noqa: E402
-from sbert import SentenceBERT, SentenceBertConfig  # noqa: E402
+from throughput import agree_sentence_bert, interleaved_timings, report, training_step  # noqa: E402
 from training import make_optimizer  # noqa: E402
+
+BATCH = 32
 
 
 class UniformSampleDropout(nn.Module):
@@ -37,16 +37,20 @@ class UniformSampleDropout(nn.Module):
         return x * ((torch.rand_like(x) >= self.p) * (1 / (1 - self.p)))
 
 
-def build(uniform_sample_dropout):
+def fine_tuning_step(uniform_sample_dropout, first, second, labels):
     torch.manual_seed(0)
     vocab = Vocab.from_counts({f"word{i}": 1 for i in range(29_995)}, 30_000)
-    model = SentenceBERT(SentenceBertConfig(BertConfig.preset("small", vocab_size=len(vocab))), vocab)
+    model = agree_sentence_bert(BertConfig.preset("small", vocab_size=len(vocab)), vocab, "written")
     if uniform_sample_dropout:
         for parent in list(model.modules()):
             for name, child in list(parent.named_children()):
                 if isinstance(child, nn.Dropout):
                     setattr(parent, name, UniformSampleDropout(child.p))
-    return model.train(), make_optimizer(model, lr=1e-4, weight_decay=0.01)
+
+    def loss(index):  # the same batch at every step
+        logits, _, _ = model(first, second)
+        return F.cross_entropy(logits, labels)
+    return training_step(model, loss, make_optimizer(model, lr=1e-4, weight_decay=0.01))
 
 
 def main():
@@ -54,22 +58,11 @@ def main():
     parser.add_argument("--steps", type=int, default=40, help="timed steps each (default: %(default)s)")
     args = parser.parse_args()
     generator = torch.Generator().manual_seed(1)
-    first, second = (torch.randint(5, 30_000, (32, length), generator=generator) for length in (18, 12))
-    labels = torch.randint(0, 3, (32,), generator=generator)
-    contenders = {"nn.Dropout (bernoulli_)": build(False), "uniform-sample dropout": build(True)}
-    times = {name: [] for name in contenders}
-    for round_number in range(args.steps + 3):  # taking turns; the first 3 rounds warm up
-        for name, (model, optimizer) in contenders.items():
-            start = time.perf_counter()
-            logits, _, _ = model(first, second)
-            optimizer.zero_grad(set_to_none=True)
-            F.cross_entropy(logits, labels).backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            optimizer.step()
-            if round_number >= 3:
-                times[name].append(time.perf_counter() - start)
-    for name, seconds in times.items():
-        print(f"{name:26s} median {1000 * statistics.median(seconds):6.1f} ms per fine-tuning step")
+    first, second = (torch.randint(5, 30_000, (BATCH, length), generator=generator) for length in (18, 12))
+    labels = torch.randint(0, 3, (BATCH,), generator=generator)
+    contenders = {"nn.Dropout (bernoulli_)": fine_tuning_step(False, first, second, labels),
+                  "uniform-sample dropout": fine_tuning_step(True, first, second, labels)}
+    report("fine-tuning step, small, batch 32", "pairs", BATCH, interleaved_timings(contenders, 3, args.steps))
 
 
 if __name__ == "__main__":

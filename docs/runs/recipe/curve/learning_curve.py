@@ -31,8 +31,9 @@ def main():
     for start, runs in RUNS.items():
         series[f"test acc., {start}"] = [point(run, "accuracy") for run in runs]
         series[f"STS, {start}"] = [point(run, "spearman") for run in runs]
-    write_svg(HERE / "learning_curve.svg",
-              line_chart(series, "More NLI pairs, 1,500 fine-tuning steps each", "NLI training pairs", "accuracy %, Spearman x100"))
+    chart = line_chart(series, "More NLI pairs, 1,500 fine-tuning steps each", "NLI training pairs",
+                       "accuracy %, Spearman x100")
+    write_svg(HERE / "learning_curve.svg", chart)
     for name, points in series.items():
         print(name, ", ".join(f"{pairs:,}: {value:.2f}" for pairs, value in points))
 
