@@ -16,6 +16,7 @@ Three workloads; every contender runs in this one process, on the same threads a
    with it; agree trains from token ids that nli.py cached on disk beforehand, so only padding is timed here.
 3. Encoding sentences for inference, in sentences/s, batch 64: `SentenceBERT.encode` against
    `SentenceTransformer.encode`, both from raw text, tokenization included.
+   Tokenization is also timed on its own, both sides, to show how much of encoding it is.
 
 Every training step uses training.make_optimizer: the fused AdamW that transformers' Trainer, and so
 SentenceTransformerTrainer, picks by default with torch >= 2.8 (optim="adamw_torch_fused"), with the same
@@ -364,8 +365,15 @@ def encoding_benchmark(args, config, vocab, pairs, st_model):
             chunks[i % len(chunks)], batch_size=ENCODE_BATCH),
         'agree SentenceBERT.encode, attention="fused"': lambda i: fused.encode(
             chunks[i % len(chunks)], batch_size=ENCODE_BATCH)}
-    return run_workload(args, f"Encoding: raw sentences in, embeddings out, batch {ENCODE_BATCH}",
+    rows = run_workload(args, f"Encoding: raw sentences in, embeddings out, batch {ENCODE_BATCH}",
                         f"encoding, {args.preset}, batch {ENCODE_BATCH}", "sentences", size, contenders)
+    # The part of encoding that is not the model: NLTK in Python against a Rust WordPiece tokenizer.
+    tokenizers = {"sentence-transformers tokenizing (its preprocess)": lambda i: st_model.preprocess(
+                      chunks[i % len(chunks)]),
+                  "agree tokenizing (NLTK, SentenceBERT.tokenize)": lambda i: written.tokenize(
+                      chunks[i % len(chunks)])}
+    return rows + run_workload(args, "Tokenizing alone, the first part of encoding", "tokenizing",
+                               "sentences", size, tokenizers)
 
 
 def mean_tokens(vocab, config, pairs, st_model):
