@@ -99,11 +99,11 @@ def load_data(args, model):
 
 
 @torch.inference_mode()
-def validate(model, pairs, batch_size, device):
+def validate(model, pairs, batch_size, device, precision="auto"):
     model.eval()
     loss_sum, correct = 0.0, 0
     for batch in evaluation_batches(pairs, batch_size):
-        with autocast(device):
+        with autocast(device, precision):
             logits, _, _ = model(batch["first_ids"].to(device), batch["second_ids"].to(device))
         labels = batch["labels"].to(device)
         loss_sum += F.cross_entropy(logits.float(), labels, reduction="sum").item()
@@ -148,7 +148,7 @@ def validate_and_save(args, model, optimizer, val, run, budget, metrics, device)
     """Validate; when the accuracy is the best so far, the model becomes --out's model. Then save the
     state for --resume."""
     if val is not None:
-        result = validate(model, val, max(64, args.batch_size), device)
+        result = validate(model, val, max(64, args.batch_size), device, args.precision)
         metrics.append({"step": run.step, "epoch": run.epoch, **result})
         if result["val_accuracy"] > run.best_val_accuracy:
             run.best_val_accuracy = result["val_accuracy"]
@@ -193,7 +193,7 @@ def train(args):
             set_learning_rate(optimizer, lr)
             seed_step(args.seed, run.step, cluster.rank)  # dropout masks
             labels = batch["labels"].to(device)
-            with autocast(device):
+            with autocast(device, args.precision):
                 logits, _, _ = trained(batch["first_ids"].to(device), batch["second_ids"].to(device))
             loss = F.cross_entropy(logits.float(), labels)
             optimizer.zero_grad(set_to_none=True)

@@ -71,11 +71,12 @@ def parse_args(argv=None):
 # --- Setup --------------------------------------------------------------------------------------------------
 
 def resumed_args(args):
-    """--resume continues with the saved settings; only the limits and the device may be given anew."""
+    """--resume continues with the saved settings; only the limits and the hardware (device, precision) may be
+    given anew. An option the saved run predates takes its value from this command line."""
     saved = argparse.Namespace(**read_json(Path(args.out) / "args.json"))
     saved.resume = True
-    for name in ("max_steps", "max_minutes", "device"):
-        if getattr(args, name) not in (None, "auto"):
+    for name in ("max_steps", "max_minutes", "device", "precision"):
+        if getattr(args, name) not in (None, "auto") or not hasattr(saved, name):
             setattr(saved, name, getattr(args, name))
     return saved
 
@@ -101,10 +102,10 @@ def heldout_batch(data, seed, index, batch_size):
 
 # --- One step, one evaluation -------------------------------------------------------------------------------
 
-def forward(model, batch, device):
+def forward(model, batch, device, precision="auto"):
     """Loss and the counts behind the accuracies, for one batch."""
     batch = {name: tensor.to(device) for name, tensor in batch.items()}
-    with autocast(device):
+    with autocast(device, precision):
         mlm_logits, nsp_logits = model(batch["input_ids"], batch["segment_ids"], batch["masked_positions"])
     loss, mlm_loss, nsp_loss = pretraining_loss(mlm_logits, batch["masked_labels"], nsp_logits,
                                                 batch["nsp_labels"])
@@ -117,13 +118,13 @@ def forward(model, batch, device):
 
 
 @torch.inference_mode()
-def evaluate_heldout(model, data, seed, batches, batch_size, device):
+def evaluate_heldout(model, data, seed, batches, batch_size, device, precision="auto"):
     """MLM accuracy and perplexity, NSP accuracy on the same held-out batches every time."""
     model.eval()
     mlm_loss_sum, totals = 0.0, {}
     for i in range(batches):
         batch = heldout_batch(data, seed, i, batch_size)
-        _, mlm_loss, _, counts = forward(model, batch, device)
+        _, mlm_loss, _, counts = forward(model, batch, device, precision)
         mlm_loss_sum += mlm_loss.item() * counts["mlm_predictions"]
         totals = {k: totals.get(k, 0) + v for k, v in counts.items()}
     model.train()
@@ -182,7 +183,8 @@ def train(args):
     if args.resume:
         state = restore_training_state(Path(args.out) / "trainer.pt", optimizer)
         step, elapsed = state["step"], state["elapsed"]
-    evaluate = partial(evaluate_heldout, model, data, args.seed, args.eval_batches, args.batch_size, device)
+    evaluate = partial(evaluate_heldout, model, data, args.seed, args.eval_batches, args.batch_size, device,
+                       args.precision)
     metrics = MetricsLog(Path(args.out) / "metrics.jsonl")
     if cluster.is_main:
         start_log(args, model, metrics, step)
@@ -202,7 +204,7 @@ def train(args):
             lr = args.lr * warmup_then_linear_decay(run_progress, args.warmup_fraction)
             set_learning_rate(optimizer, lr)
             batch = data.make_batch(seed_step(args.seed, step, cluster.rank), batch_size)
-            loss, mlm_loss, nsp_loss, counts = forward(trained, batch, device)
+            loss, mlm_loss, nsp_loss, counts = forward(trained, batch, device, args.precision)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), args.clip_norm)

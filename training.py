@@ -30,11 +30,17 @@ def pick_device(name="auto"):
     return torch.device(name)
 
 
-def autocast(device):
-    """bf16 autocast on CUDA (same exponent range as fp32, so no loss scaling is needed); fp32 elsewhere,
-    where bf16 matrix multiplies are slower or unsupported."""
-    if device.type == "cuda":
-        return torch.autocast("cuda", dtype=torch.bfloat16)
+PRECISIONS = ("auto", "fp32", "bf16")
+
+
+def autocast(device, precision="auto"):
+    """The arithmetic of the forward pass; weights, gradients and optimizer state stay fp32 in every case.
+    "auto": bf16 autocast on CUDA (same exponent range as fp32, so no loss scaling is needed), fp32 elsewhere.
+    "bf16": bf16 autocast on any device. On a CPU it pays only where the cores multiply bf16 matrices
+    natively (Intel AMX, AVX512-BF16), and costs elsewhere; README, Performance, has measurements.
+    "fp32": no autocast at all."""
+    if precision == "bf16" or (precision == "auto" and device.type == "cuda"):
+        return torch.autocast(device.type, dtype=torch.bfloat16)
     return contextlib.nullcontext()
 
 
@@ -185,6 +191,9 @@ def add_common_arguments(parser, batch_size, lr, warmup_fraction):
     parser.add_argument("--seed", type=int, default=0, help="(default: %(default)s)")
     parser.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"], default="auto",
                         help="(default: %(default)s)")
+    parser.add_argument("--precision", choices=PRECISIONS, default="auto", help="forward-pass arithmetic: "
+                        "auto is bf16 autocast on CUDA and fp32 elsewhere; bf16 also on a CPU, worth it only "
+                        "with native bf16 matrix units such as Intel AMX (default: %(default)s)")
     parser.add_argument("--compile", action="store_true", help="torch.compile the model for training "
                         "(worth it on a GPU for long runs; the first steps wait for the compiler)")
     parser.add_argument("--log-every", type=int, default=50, help="steps between metrics.jsonl lines")

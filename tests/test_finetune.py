@@ -8,7 +8,7 @@ import torch
 
 import finetune
 from nli import evaluation_batches, load_encoded_pairs
-from sbert import LABELS, SentenceBERT
+from sbert import LABELS, SentenceBERT, SoftmaxLoss
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 SUBJECTS = ["man", "woman", "boy", "girl"]
@@ -147,3 +147,22 @@ def test_existing_run_is_not_overwritten_and_missing_run_is_not_resumed(tmp_path
     run_finetune(tmp_path, "--train", str(data), "--out", str(tmp_path / "m"), "--max-steps", "1")
     with pytest.raises(SystemExit, match="already holds a run"):
         run_finetune(tmp_path, "--train", str(data), "--out", str(tmp_path / "m"), "--max-steps", "1")
+
+
+def test_bf16_precision_classifies_in_bf16_and_saves_fp32_weights(tmp_path, monkeypatch):
+    seen = set()
+    real_forward = SoftmaxLoss.forward
+
+    def forward_recording_dtype(self, u, v):
+        logits = real_forward(self, u, v)
+        seen.add(logits.dtype)
+        return logits
+
+    monkeypatch.setattr(SoftmaxLoss, "forward", forward_recording_dtype)
+    data = write_jsonl(tmp_path / "pairs.jsonl", fixed_pairs())
+    out = tmp_path / "model"
+    run_finetune(tmp_path, "--train", str(data), "--val-fraction", "0.25", "--out", str(out),
+                 "--epochs", "2", "--precision", "bf16")
+    assert seen == {torch.bfloat16}  # training steps and validation alike
+    weights = torch.load(out / "model.pt", weights_only=True)
+    assert {tensor.dtype for tensor in weights.values()} == {torch.float32}

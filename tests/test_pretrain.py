@@ -9,6 +9,8 @@ import torch
 
 import corpus
 import pretrain
+import training
+from bert import pretraining_loss
 from sbert import SentenceBERT
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"  # for NLTK's sentence splitter
@@ -122,3 +124,38 @@ def test_keep_at_minutes_keeps_a_loadable_copy_from_that_time(tmp_path, text_cor
     pretrain.load_model(early)
     assert any("heldout_mlm_accuracy" in r and r["step"] == step for r in records(early))
     assert not (tmp_path / "bert-600min").exists()  # the run ended before ten hours
+
+
+def test_autocast_on_a_cpu_is_bf16_only_when_asked():
+    cpu = torch.device("cpu")
+    a, b = torch.randn(4, 8), torch.randn(8, 4)
+    for precision, dtype in (("auto", torch.float32), ("fp32", torch.float32), ("bf16", torch.bfloat16)):
+        with training.autocast(cpu, precision):
+            assert (a @ b).dtype == dtype, precision
+
+
+def test_bf16_precision_scores_in_bf16_and_keeps_fp32_weights(tmp_path, text_corpus, monkeypatch):
+    seen = set()
+
+    def loss_recording_dtype(mlm_logits, *rest):
+        seen.add(mlm_logits.dtype)
+        return pretraining_loss(mlm_logits, *rest)
+
+    monkeypatch.setattr(pretrain, "pretraining_loss", loss_recording_dtype)
+    out = tmp_path / "bf16"
+    run(tmp_path, text_corpus, out, "--max-steps", "20", "--precision", "bf16")
+    assert seen == {torch.bfloat16}  # training steps and held-out evaluation alike
+    assert {t.dtype for t in torch.load(out / "model.pt", weights_only=True).values()} == {torch.float32}
+    losses = [r["mlm_loss"] for r in records(out) if "mlm_loss" in r]
+    assert losses[-1] < losses[0], losses
+    assert json.loads((out / "args.json").read_text())["precision"] == "bf16"
+
+
+def test_a_run_saved_before_the_precision_option_resumes(tmp_path, text_corpus):
+    out = tmp_path / "old"
+    run(tmp_path, text_corpus, out, "--max-steps", "2")
+    saved = json.loads((out / "args.json").read_text())
+    del saved["precision"]
+    (out / "args.json").write_text(json.dumps(saved))
+    pretrain.main(["--out", str(out), "--resume", "--max-steps", "4"])
+    assert json.loads((out / "config.json").read_text())["step"] == 4  # precision: this command's default
