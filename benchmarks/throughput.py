@@ -18,6 +18,10 @@ Three workloads; every contender runs in this one process, on the same threads a
    `SentenceTransformer.encode`, both from raw text, tokenization included.
    Tokenization is also timed on its own, both sides, to show how much of encoding it is.
 
+`--precision bf16` runs every contender's forward pass in bf16 autocast (backward follows the forward's
+types; weights and optimizer state stay fp32), to compare the two sides where the matrix multiplies are
+cheap: on a CPU with bf16 matrix units (Intel AMX) they are several times faster than in fp32.
+
 Every training step uses training.make_optimizer: the fused AdamW that transformers' Trainer, and so
 SentenceTransformerTrainer, picks by default with torch >= 2.8 (optim="adamw_torch_fused"), with the same
 parameter groups (no weight decay on biases and LayerNorms). Same hyperparameters on both sides.
@@ -30,6 +34,7 @@ Benchmark-only: not part of the test suite. The product never imports this file 
 (benchmarks/requirements.txt, installed into .venv-bench).
 """
 import argparse
+import contextlib
 import os
 import statistics
 import sys
@@ -76,6 +81,9 @@ def parse_args(argv=None):
     parser.add_argument("--only", nargs="+", choices=WORKLOADS, default=list(WORKLOADS),
                         help="workloads to run (default: all)")
     parser.add_argument("--profile", action="store_true", help="also print where each contender's time goes")
+    parser.add_argument("--precision", choices=["fp32", "bf16"], default="fp32", help="every contender's "
+                        "forward pass in fp32, or in bf16 autocast (worth it on CPUs with bf16 matrix units, "
+                        "such as Intel AMX; default: %(default)s)")
     return parser.parse_args(argv)
 
 
@@ -147,14 +155,19 @@ def run_workload(args, title, workload, unit, items_per_step, contenders):
     return rows
 
 
-def training_step(model, loss_of_step, optimizer):
+def arithmetic(precision):
+    """The context every contender's forward pass runs in: bf16 autocast, or nothing (fp32)."""
+    return torch.autocast("cpu", dtype=torch.bfloat16) if precision == "bf16" else contextlib.nullcontext()
+
+
+def training_step(model, loss_of_step, optimizer, precision="fp32"):
     """A callable that does one optimizer step the way pretrain.py and finetune.py do: loss, backward,
     gradient clipping at 1.0, optimizer step."""
     model.train()
 
     def step(index):
         # The labels name the phases in --profile's output; they cost nothing when no profiler runs.
-        with record_function("phase: forward + loss"):
+        with record_function("phase: forward + loss"), arithmetic(precision):
             loss = loss_of_step(index)
         with record_function("phase: backward"):
             optimizer.zero_grad(set_to_none=True)
@@ -217,7 +230,7 @@ def pretraining_batch(batch_size, length, vocab_size, generator):
             "labels_everywhere": labels_everywhere, "nsp_labels": nsp_labels}
 
 
-def pretraining_contenders(config, batch):
+def pretraining_contenders(config, batch, precision):
     import transformers
 
     def agree(attention):
@@ -226,7 +239,7 @@ def pretraining_contenders(config, batch):
         def loss(index):
             mlm_logits, nsp_logits = model(batch["input_ids"], batch["segment_ids"], batch["masked_positions"])
             return pretraining_loss(mlm_logits, batch["masked_labels"], nsp_logits, batch["nsp_labels"])[0]
-        return model, training_step(model, loss, make_optimizer(model, 1e-4, weight_decay=0.01))
+        return model, training_step(model, loss, make_optimizer(model, 1e-4, weight_decay=0.01), precision)
 
     hf_model = transformers.BertForPreTraining(hugging_face_config(config))
 
@@ -240,7 +253,7 @@ def pretraining_contenders(config, batch):
         raise SystemExit(f"the two models differ: {parameter_count(written):,} parameters here, "
                          f"{parameter_count(hf_model):,} in transformers")
     print(f"{parameter_count(written):,} parameters on both sides (output weights tied to the token embedding)")
-    hf_step = training_step(hf_model, hf_loss, make_optimizer(hf_model, 1e-4, weight_decay=0.01))
+    hf_step = training_step(hf_model, hf_loss, make_optimizer(hf_model, 1e-4, weight_decay=0.01), precision)
     return {"transformers BertForPreTraining (sdpa, fused AdamW)": hf_step,
             'agree BertForPreTraining, attention="written"': written_step,
             'agree BertForPreTraining, attention="fused"': fused_step}
@@ -257,7 +270,7 @@ def pretraining_benchmark(args):
           f"{batch['masked_positions'].numel():,} masked-position slots")
     return run_workload(args, "Pre-training step: forward + loss + backward + clip + AdamW",
                         f"pre-training, {args.preset}, {rows}x{length}", "tokens", tokens,
-                        pretraining_contenders(config, batch))
+                        pretraining_contenders(config, batch, args.precision))
 
 
 # --- 2 and 3. Sentence-BERT: fine-tuning and encoding ---------------------------------------------------------
@@ -301,7 +314,7 @@ def random_batches(count, batch_size, generator):
     return [order[i:i + batch_size] for i in range(0, count - batch_size + 1, batch_size)]
 
 
-def finetuning_contenders(config, vocab, pairs, st_model):
+def finetuning_contenders(config, vocab, pairs, st_model, precision):
     from sentence_transformers.sentence_transformer.losses import SoftmaxLoss
     encoded = encode_pairs(pairs, vocab, config.max_len)  # what nli.py caches on disk before training
     shuffled = random_batches(len(pairs), FINETUNE_BATCH, np.random.default_rng(0))
@@ -316,7 +329,7 @@ def finetuning_contenders(config, vocab, pairs, st_model):
             batch = collate(encoded, batches[index % len(batches)])
             logits, _, _ = model(batch["first_ids"], batch["second_ids"])
             return F.cross_entropy(logits, batch["labels"])
-        return training_step(model, loss, make_optimizer(model, 2e-5, weight_decay=0.01))
+        return training_step(model, loss, make_optimizer(model, 2e-5, weight_decay=0.01), precision)
 
     st_loss = SoftmaxLoss(st_model, config.d_model, num_labels=3)
 
@@ -329,7 +342,7 @@ def finetuning_contenders(config, vocab, pairs, st_model):
         def loss(index):
             indices = shuffled[index % len(shuffled)]
             return st_loss(features_of_batch(index % len(shuffled)), torch.as_tensor(pairs.labels[indices]))
-        return training_step(st_loss, loss, optimizer)
+        return training_step(st_loss, loss, optimizer, precision)
 
     features = [tokenized(indices) for indices in shuffled]
     optimizer = make_optimizer(st_loss, 2e-5, weight_decay=0.01)
@@ -344,7 +357,7 @@ def finetuning_contenders(config, vocab, pairs, st_model):
 def finetuning_benchmark(args, config, vocab, pairs, st_model):
     rows = run_workload(args, f"Fine-tuning step: SoftmaxLoss on (u, v, |u-v|), batch {FINETUNE_BATCH}",
                         f"fine-tuning, {args.preset}, batch {FINETUNE_BATCH}", "pairs", FINETUNE_BATCH,
-                        finetuning_contenders(config, vocab, pairs, st_model))
+                        finetuning_contenders(config, vocab, pairs, st_model, args.precision))
     print("  (all contenders but the last run the same shuffled batches; the last, in finetune.py's order, "
           "pads less)")
     return rows
@@ -358,13 +371,16 @@ def encoding_benchmark(args, config, vocab, pairs, st_model):
         raise SystemExit(f"--pairs {args.pairs} gives {len(sentences)} distinct sentences; one timed encoding "
                          f"step needs {size}: use more pairs, or --only pretrain finetune")
     written, fused = agree_sentence_bert(config, vocab, "written"), agree_sentence_bert(config, vocab, "fused")
-    contenders = {
-        "SentenceTransformer.encode": lambda i: st_model.encode(
-            chunks[i % len(chunks)], batch_size=ENCODE_BATCH, show_progress_bar=False),
-        'agree SentenceBERT.encode, attention="written"': lambda i: written.encode(
-            chunks[i % len(chunks)], batch_size=ENCODE_BATCH),
-        'agree SentenceBERT.encode, attention="fused"': lambda i: fused.encode(
-            chunks[i % len(chunks)], batch_size=ENCODE_BATCH)}
+
+    def encoding(encode, **options):
+        def step(index):
+            with arithmetic(args.precision):
+                return encode(chunks[index % len(chunks)], batch_size=ENCODE_BATCH, **options)
+        return step
+
+    contenders = {"SentenceTransformer.encode": encoding(st_model.encode, show_progress_bar=False),
+                  'agree SentenceBERT.encode, attention="written"': encoding(written.encode),
+                  'agree SentenceBERT.encode, attention="fused"': encoding(fused.encode)}
     rows = run_workload(args, f"Encoding: raw sentences in, embeddings out, batch {ENCODE_BATCH}",
                         f"encoding, {args.preset}, batch {ENCODE_BATCH}", "sentences", size, contenders)
     # The part of encoding that is not the model: NLTK in Python against a Rust WordPiece tokenizer.
@@ -429,7 +445,7 @@ def load_average():
 
 def print_summary(rows, args, argv, load_before):
     command = " ".join([".venv-bench/bin/python benchmarks/throughput.py", *argv])
-    print(f"\n### Performance\n\n{machine()}; {versions()}; {args.threads} threads; "
+    print(f"\n### Performance\n\n{machine()}; {versions()}; {args.threads} threads; {args.precision}; "
           f"{load_before} before, {load_average()} after (this run itself adds up to {args.threads}).\n")
     print("| workload | implementation | throughput (median step) | vs reference | fastest steps |")
     print("|---|---|---:|---:|---:|")
@@ -445,7 +461,7 @@ def main(argv=None):
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     load_before = load_average()
-    print(f"{machine()}\n{versions()}, {torch.get_num_threads()} threads, {load_before}")
+    print(f"{machine()}\n{versions()}, {torch.get_num_threads()} threads, {args.precision}, {load_before}")
     rows = []
     if "pretrain" in args.only:
         rows += pretraining_benchmark(args)
