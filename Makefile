@@ -71,14 +71,17 @@ ABLATION_FINETUNE = --train snli:dev$(COMMA)mnli:dev_matched$(COMMA)sick:train -
 	--data-dir $(DATA_DIR) --lr 3e-4 --batch-size 32 --features "u,v,|u-v|,u*v" --epochs 20 --eval-every 500 --seed 0
 RECIPE_EVALUATE = --test snli:test --sts stsb:dev --data-dir $(DATA_DIR)
 ABLATION_STEPS ?= 1500
+RECIPE_PRECISION ?= auto  # bf16 pays on CPUs with bf16 matrix units (Intel AMX); README, Pre-training
 
 recipe-cpu: recipe-headline recipe-ablation
 
 recipe-headline: venv
 	$(PY) pretrain.py --corpus $(RECIPE_CORPUS) --max-samples 0 --data-dir $(DATA_DIR) --preset small \
 		--pre-layer-norm --dropout 0 --lr 5e-4 --warmup-fraction 0.05 --batch-size 32 --max-minutes 60 \
-		--keep-at-minutes 15 30 --eval-every 200 --eval-batches 20 --log-every 20 --seed 0 --out $(RECIPE_DIR)/bert
-	$(PY) finetune.py --bert $(RECIPE_DIR)/bert $(RECIPE_FINETUNE) --max-minutes 30 --out $(RECIPE_DIR)/sbert
+		--keep-at-minutes 15 30 --eval-every 200 --eval-batches 20 --log-every 20 --seed 0 --precision $(RECIPE_PRECISION) \
+		--out $(RECIPE_DIR)/bert
+	$(PY) finetune.py --bert $(RECIPE_DIR)/bert $(RECIPE_FINETUNE) --precision $(RECIPE_PRECISION) --max-minutes 30 \
+		--out $(RECIPE_DIR)/sbert
 	$(PY) evaluate.py --model $(RECIPE_DIR)/sbert $(RECIPE_EVALUATE)
 
 recipe-ablation: venv
