@@ -78,8 +78,8 @@ recipe-cpu: recipe-headline recipe-ablation
 recipe-headline: venv
 	$(PY) pretrain.py --corpus $(RECIPE_CORPUS) --max-samples 0 --data-dir $(DATA_DIR) --preset small \
 		--pre-layer-norm --dropout 0 --lr 5e-4 --warmup-fraction 0.05 --batch-size 32 --max-minutes 60 \
-		--keep-at-minutes 15 30 --eval-every 200 --eval-batches 20 --log-every 20 --seed 0 --precision $(RECIPE_PRECISION) \
-		--out $(RECIPE_DIR)/bert
+		--keep-at-minutes 15 30 --eval-every 200 --eval-batches 20 --log-every 20 --seed 0 \
+		--precision $(RECIPE_PRECISION) --out $(RECIPE_DIR)/bert
 	$(PY) finetune.py --bert $(RECIPE_DIR)/bert $(RECIPE_FINETUNE) --precision $(RECIPE_PRECISION) --max-minutes 30 \
 		--out $(RECIPE_DIR)/sbert
 	$(PY) evaluate.py --model $(RECIPE_DIR)/sbert $(RECIPE_EVALUATE)
