@@ -16,18 +16,13 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the project's modules
 from nli import BATCHES_PER_CHUNK, encode_pairs, epoch_batch_indices  # noqa: E402
-from throughput import VOCAB_SIZE, padded_vocabulary, snli_pairs  # noqa: E402
+from throughput import VOCAB_SIZE, padded_vocabulary, random_batches, snli_pairs  # noqa: E402
 
 
 def real_share(batches, first_lengths, second_lengths):
     real = sum(first_lengths[b].sum() + second_lengths[b].sum() for b in batches)
     positions = sum(len(b) * (first_lengths[b].max() + second_lengths[b].max()) for b in batches)
     return real / positions
-
-
-def shuffled_batches(count, batch_size, seed=0):
-    order = np.random.default_rng(seed).permutation(count)
-    return [order[i:i + batch_size] for i in range(0, count, batch_size)]
 
 
 def regrouped_batches(first_lengths, second_lengths, batch_size, k, seed=0):
@@ -54,9 +49,10 @@ def main():
     pairs = snli_pairs(args)
     encoded = encode_pairs(pairs, padded_vocabulary(pairs, VOCAB_SIZE), max_len=128)
     first, second = encoded.first.lengths(), encoded.second.lengths()
+    shuffled = random_batches(len(pairs), args.batch_size, np.random.default_rng(0))  # throughput.py's
     print(f"{len(pairs):,} SNLI dev pairs, batch {args.batch_size}; mean tokens: premise {first.mean():.1f}, "
           f"hypothesis {second.mean():.1f}")
-    print(f"  {real_share(shuffled_batches(len(pairs), args.batch_size), first, second):6.1%}  real tokens, "
+    print(f"  {real_share(shuffled, first, second):6.1%}  real tokens, "
           "shuffled batches")
     grouped = epoch_batch_indices(encoded, args.batch_size, seed=0, epoch=0)
     print(f"  {real_share(grouped, first, second):6.1%}  real tokens, finetune.py's length-grouped batches")

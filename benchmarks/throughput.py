@@ -34,7 +34,6 @@ Benchmark-only: not part of the test suite. The product never imports this file 
 (benchmarks/requirements.txt, installed into .venv-bench).
 """
 import argparse
-import contextlib
 import os
 import statistics
 import sys
@@ -55,7 +54,7 @@ from bert import IGNORE_INDEX, BertConfig, BertForPreTraining, pretraining_loss 
 from data import CLS_ID, MASK_ID, PAD_ID, SEP_ID, SPECIAL_TOKENS, Vocab, tokenize  # noqa: E402
 from nli import collate, encode_pairs, epoch_batch_indices, load_pairs  # noqa: E402
 from sbert import SentenceBERT, SentenceBertConfig  # noqa: E402
-from training import make_optimizer  # noqa: E402
+from training import autocast, make_optimizer  # noqa: E402
 
 # The pre-training batch per preset: (rows, sequence length). `base` gets a small one so that a step takes
 # seconds, not minutes, on a CPU.
@@ -156,8 +155,9 @@ def run_workload(args, title, workload, unit, items_per_step, contenders):
 
 
 def arithmetic(precision):
-    """The context every contender's forward pass runs in: bf16 autocast, or nothing (fp32)."""
-    return torch.autocast("cpu", dtype=torch.bfloat16) if precision == "bf16" else contextlib.nullcontext()
+    """The context every contender's forward pass runs in: the training scripts' own autocast on the CPU,
+    bf16 or nothing (fp32)."""
+    return autocast(torch.device("cpu"), precision)
 
 
 def training_step(model, loss_of_step, optimizer, precision="fp32"):
