@@ -142,6 +142,11 @@ class SentenceBERT(nn.Module):
     def predict(self, premise, hypothesis):
         """The trained classifier's verdict on one pair, its class probabilities, and the cosine."""
         u, v = self.encode([premise, hypothesis])
+        return self.verdict(u, v)
+
+    @torch.inference_mode()
+    def verdict(self, u, v):
+        """`predict` from the two embeddings (d,), (d,), for callers that encode many sentences at once."""
         probabilities = self.head(u[None].to(self.device), v[None].to(self.device)).softmax(-1)[0].tolist()
         best = max(range(len(LABELS)), key=lambda i: probabilities[i])
         return Prediction(LABELS[best], dict(zip(LABELS, probabilities)),
