@@ -4,6 +4,7 @@ Everything that turns raw text into model input lives here and in the modules it
 `corpus.py` (pre-training text) and `nli.py` (sentence-pair datasets) build on these pieces.
 """
 import functools
+import hashlib
 import os
 import re
 import warnings
@@ -176,6 +177,8 @@ def _returning(pattern):
 
 class Vocab:
     """Words <-> ids. The special tokens come first, then words by falling frequency."""
+    name = "nltk-words"  # the tokenizer this vocabulary goes with, as a checkpoint's config.json records it
+    cls_id, sep_id = CLS_ID, SEP_ID
 
     def __init__(self, tokens):
         tokens = list(tokens)
@@ -203,6 +206,17 @@ class Vocab:
     def decode(self, ids):
         return [self.tokens[i] for i in ids]
 
+    def encode_text(self, text):
+        return self.encode(tokenize(text))
+
+    def settings(self):
+        """What a checkpoint's config.json records as its tokenizer (wordpiece.load_tokenizer reads it)."""
+        return {"name": self.name}
+
+    def fingerprint(self):
+        """Changes whenever the ids of some text would: here, with the list of words."""
+        return hashlib.sha256("\n".join(self.tokens).encode()).hexdigest()
+
     def save(self, path):
         atomic_write_text(path, "".join(token + "\n" for token in self.tokens))
 
@@ -223,6 +237,7 @@ class Vocab:
 
 
 def encode_sentence(vocab, sentence, max_len):
-    """`[CLS] words [SEP]` as ids, the words cut so that the whole fits in `max_len` positions."""
-    ids = vocab.encode(tokenize(sentence))[:max_len - 2]
-    return [CLS_ID] + ids + [SEP_ID]
+    """`[CLS] words [SEP]` as ids, the words cut so that the whole fits in `max_len` positions. `vocab` is the
+    model's tokenizer: a Vocab of NLTK words, or a wordpiece.WordPiece."""
+    ids = vocab.encode_text(sentence)[:max_len - 2]
+    return [vocab.cls_id] + ids + [vocab.sep_id]
