@@ -394,11 +394,11 @@ CACHE_VERSION = 1  # bump when reading or encoding changes, so that old cache fi
 
 def _cache_key(source, vocab, max_len, task):
     """Anything that changes the ids changes the key: the file (by path, size and modification time), the
-    spec (SICK splits share a file), the vocabulary's words, max_len and the task (which rows are kept)."""
+    spec (SICK splits share a file), the tokenizer (its words and settings), max_len and the task (which rows
+    are kept)."""
     stat = source.path.stat()
     described = json.dumps([CACHE_VERSION, str(source.path.resolve()), stat.st_size, stat.st_mtime_ns,
-                            source.spec, hashlib.sha256("\n".join(vocab.tokens).encode()).hexdigest(), max_len,
-                            task])
+                            source.spec, vocab.fingerprint(), max_len, task])
     return hashlib.sha256(described.encode()).hexdigest()[:16]
 
 
