@@ -261,8 +261,13 @@ class BertForPreTraining(nn.Module):
 
 def pretraining_loss(mlm_logits, masked_labels, nsp_logits, nsp_labels):
     """Masked-LM cross-entropy over the real predictions (slots labelled IGNORE_INDEX are skipped) plus
-    next-sentence cross-entropy, summed as in BERT. Returns (total, mlm, nsp)."""
+    next-sentence cross-entropy, summed as in BERT. Returns (total, mlm, nsp). A batch without next-sentence
+    labels (all IGNORE_INDEX: pre-training without NSP) has an NSP term of 0, kept in the graph so that every
+    parameter still gets a (zero) gradient, as data-parallel training expects."""
     mlm = F.cross_entropy(mlm_logits.flatten(0, 1).float(), masked_labels.flatten(),
                           ignore_index=IGNORE_INDEX)
-    nsp = F.cross_entropy(nsp_logits.float(), nsp_labels)
+    if (nsp_labels == IGNORE_INDEX).all():
+        nsp = 0 * nsp_logits.float().sum()
+    else:
+        nsp = F.cross_entropy(nsp_logits.float(), nsp_labels, ignore_index=IGNORE_INDEX)
     return mlm + nsp, mlm, nsp

@@ -32,7 +32,8 @@ from tqdm import tqdm
 
 from atomic import atomic_write_json, atomic_write_text, read_json, recover_directory
 from charts import bar_chart, confusion_matrix_chart, training_charts, write_svg
-from corpus import CorpusConfig, ExampleConfig, PretrainingData, load_corpus
+from corpus import CorpusConfig, load_corpus
+from pretraining_data import ExampleConfig, PretrainingData
 from data import LABELS, Vocab
 from metrics import UndefinedCorrelation, classification_report, confusion_matrix, \
     format_classification_report, pearson, spearman
@@ -125,7 +126,8 @@ def heldout_data(model_dir, config, data_dir, cache_dir):
     """The run's corpus with its settings; the tokenized cache makes this quick after pre-training."""
     corpus = load_corpus(config["corpus"]["sources"], data_dir, cache_dir,
                          CorpusConfig(max_samples=config["corpus"]["max_samples"],
-                                      vocab_size=config["corpus"]["vocab_size"]))
+                                      vocab_size=config["corpus"]["vocab_size"],
+                                      exclude=tuple(config["corpus"].get("exclude", ()))))
     # A corpus file edited since pre-training would give other ids to the same words.
     if corpus.vocab.tokens != Vocab.load(Path(model_dir) / "vocab.txt").tokens:
         raise SystemExit(f"the corpus {config['corpus']['sources']} no longer gives the vocabulary of "

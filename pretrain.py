@@ -24,7 +24,9 @@ from tqdm import tqdm
 from atomic import atomic_write_json, read_json, recover_directory, replace_directory
 import distributed
 from bert import IGNORE_INDEX, BertConfig, BertForPreTraining, pretraining_loss
-from corpus import CorpusConfig, ExampleConfig, PretrainingData, load_corpus
+from corpus import CorpusConfig, load_corpus
+from pretraining_data import ExampleConfig, PretrainingData
+from transfer import TransferConfig, TransferSignals
 from training import Budget, MetricsLog, StopRequest, add_common_arguments, autocast, check_resume, \
     make_optimizer, pick_device, restore_training_state, seed_step, set_learning_rate, training_state, \
     warmup_then_linear_decay
@@ -36,15 +38,26 @@ def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
     parser.add_argument("--corpus", nargs="+", help="wikitext-103, wikitext-2, or text files (.txt/.gz; "
-                        "WikiText raw layout, or one paragraph per line and a blank line between documents); "
-                        "not needed with --resume, which reads it from <out>/args.json")
+                        "WikiText raw layout, or one paragraph per line and a blank line between documents), "
+                        "and/or NLI training specs (snli:dev, sick:train, ...) whose sentences become text: "
+                        "each premise with its hypotheses is a document; not needed with --resume, which "
+                        "reads it from <out>/args.json")
+    parser.add_argument("--nli-share", type=float, help="share of the examples drawn from the NLI "
+                        "sentences of --corpus (default: in proportion to their size)")
+    parser.add_argument("--exclude-sentences-of", default="", metavar="SPECS",
+                        help="comma-separated test splits (e.g. snli:test,stsb:dev) whose sentences the NLI "
+                        "sources of --corpus leave out, so pre-training never reads a test sentence")
     parser.add_argument("--preset", choices=["tiny", "small", "base"], default="small",
                         help="model size (default: %(default)s)")
     parser.add_argument("--max-samples", type=int, default=100_000,
                         help="paragraphs of the corpus to use; 0 for all (default: %(default)s)")
     parser.add_argument("--vocab-size", type=int, default=30_000, help="(default: %(default)s)")
     parser.add_argument("--max-len", type=int, help="sequence length (default: the preset's)")
-    parser.add_argument("--mask-prob", type=float, default=0.15, help="(default: %(default)s, as BERT)")
+    parser.add_argument("--mask-prob", type=float, default=0.15, help="(default: %(default)s, as BERT; "
+                        "Wettig et al. 2023 find 0.3-0.4 better for small budgets)")
+    parser.add_argument("--no-nsp", action="store_true", help="no next-sentence prediction: each example "
+                        "is one segment of running text and the loss is masked-LM only (RoBERTa, Cramming; "
+                        "a change from BERT, off by default)")
     parser.add_argument("--attention", choices=["written", "fused"], default="written",
                         help="attention written out, or torch's fused kernel (same result; default: "
                         "%(default)s)")
@@ -57,6 +70,13 @@ def parse_args(argv=None):
     parser.add_argument("--eval-every", type=int, default=500,
                         help="steps between held-out evaluations (default: %(default)s; also at the end)")
     parser.add_argument("--eval-batches", type=int, default=20, help="held-out batches per evaluation")
+    parser.add_argument("--transfer-sts", default="stsb:train", metavar="SPEC",
+                        help="STS pairs for the zero-shot similarity signal at each evaluation; never a "
+                        "reported split (default: %(default)s)")
+    parser.add_argument("--transfer-nli", default="snli:dev", metavar="SPEC",
+                        help="NLI training pairs for the frozen-encoder probe at each evaluation; never a test "
+                        "split (default: %(default)s)")
+    parser.add_argument("--no-transfer", action="store_true", help="skip the two transfer signals")
     parser.add_argument("--save-every-minutes", type=float, default=10.0, help="(default: %(default)s)")
     parser.add_argument("--keep-at-minutes", type=float, nargs="*", default=[], metavar="M",
                         help="also keep the checkpoint as it is after M minutes of training, in <out>-<M>min "
@@ -89,10 +109,24 @@ def model_config(args, vocab_size):
     return BertConfig.preset(args.preset, **overrides)
 
 
+def corpus_config(args):
+    return CorpusConfig(max_samples=args.max_samples, vocab_size=args.vocab_size,
+                        exclude=tuple(spec for spec in getattr(args, "exclude_sentences_of", "").split(",") if spec))
+
+
 def load_data(args, max_len):
-    corpus = load_corpus(args.corpus, args.data_dir, args.cache_dir,
-                         CorpusConfig(max_samples=args.max_samples, vocab_size=args.vocab_size))
-    return PretrainingData(corpus, ExampleConfig(max_len=max_len, mask_prob=args.mask_prob))
+    corpus = load_corpus(args.corpus, args.data_dir, args.cache_dir, corpus_config(args))
+    return PretrainingData(corpus, ExampleConfig(max_len=max_len, mask_prob=args.mask_prob,
+                                                 next_sentence=not getattr(args, "no_nsp", False),
+                                                 nli_share=getattr(args, "nli_share", None)))
+
+
+def transfer_signals(args, data, max_len):
+    """The two transfer signals (transfer.py) on the run's vocabulary, or None with --no-transfer."""
+    if getattr(args, "no_transfer", True):
+        return None
+    config = TransferConfig(sts=args.transfer_sts, nli=args.transfer_nli)
+    return TransferSignals(data.corpus.vocab, max_len, args.data_dir, args.cache_dir, config)
 
 
 def heldout_batch(data, seed, index, batch_size):
@@ -113,7 +147,8 @@ def forward(model, batch, device, precision="auto"):
     counts = {"mlm_correct": ((mlm_logits.argmax(-1) == batch["masked_labels"]) & predicted).sum().item(),
               "mlm_predictions": predicted.sum().item(),
               "nsp_correct": (nsp_logits.argmax(-1) == batch["nsp_labels"]).sum().item(),
-              "pairs": len(batch["nsp_labels"]), "tokens": (batch["input_ids"] != 0).sum().item()}
+              "pairs": (batch["nsp_labels"] != IGNORE_INDEX).sum().item(),  # 0 without next-sentence prediction
+              "tokens": (batch["input_ids"] != 0).sum().item()}
     return loss, mlm_loss, nsp_loss, counts
 
 
@@ -131,7 +166,28 @@ def evaluate_heldout(model, data, seed, batches, batch_size, device, precision="
     mlm_loss = mlm_loss_sum / totals["mlm_predictions"]
     return {"heldout_mlm_accuracy": totals["mlm_correct"] / totals["mlm_predictions"],
             "heldout_mlm_loss": mlm_loss, "heldout_mlm_perplexity": math.exp(mlm_loss),
-            "heldout_nsp_accuracy": totals["nsp_correct"] / totals["pairs"]}
+            "heldout_nsp_accuracy": _ratio(totals["nsp_correct"], totals["pairs"])}
+
+
+def _ratio(part, whole):
+    return part / whole if whole else None  # None: nothing to score (no next-sentence prediction)
+
+
+def evaluate(model, data, transfer, args, device):
+    """Held-out masked-LM (and NSP) figures, plus the transfer signals of the encoder when asked for."""
+    result = evaluate_heldout(model, data, args.seed, args.eval_batches, args.batch_size, device, args.precision)
+    if transfer is not None:
+        result.update(transfer(model.bert, device, args.precision))
+    return result
+
+
+def report(metrics, step, result):
+    """Append an evaluation to metrics.jsonl and show it above the progress bar."""
+    metrics.append({"step": step, **result})
+    shown = {"heldout_mlm_accuracy": "held-out MLM", "heldout_nsp_accuracy": "NSP",
+             "sts_spearman": "STS Spearman", "probe_accuracy": "NLI probe"}
+    tqdm.write(f"step {step}: " + ", ".join(f"{label} {result[key]:.4g}" for key, label in shown.items()
+                                            if result.get(key) is not None))
 
 
 # --- Checkpoints --------------------------------------------------------------------------------------------
@@ -141,8 +197,8 @@ def save_checkpoint(args, model, optimizer, data, step, budget, out=None):
     new."""
     out = Path(out or args.out)
     config = {"kind": "bert", "model": model.config.to_dict(), "examples": asdict(data.config),
-              "corpus": {"sources": args.corpus, "max_samples": args.max_samples,
-                         "vocab_size": args.vocab_size}, "step": step}
+              "corpus": {"sources": args.corpus, "max_samples": args.max_samples, "vocab_size": args.vocab_size,
+                         "exclude": list(corpus_config(args).exclude)}, "step": step}
     with replace_directory(out) as directory:
         for name in ("metrics.jsonl", "args.json"):  # written into --out as the run goes; carried over
             if (Path(args.out) / name).exists():
@@ -183,13 +239,15 @@ def train(args):
     if args.resume:
         state = restore_training_state(Path(args.out) / "trainer.pt", optimizer)
         step, elapsed = state["step"], state["elapsed"]
-    evaluate = partial(evaluate_heldout, model, data, args.seed, args.eval_batches, args.batch_size, device,
-                       args.precision)
     metrics = MetricsLog(Path(args.out) / "metrics.jsonl")
     if cluster.is_main:
         start_log(args, model, metrics, step)
         print(f"{sum(p.numel() for p in model.parameters()):,} parameters, {len(data.corpus.vocab):,} words, "
               f"{data.corpus.num_documents:,} documents; {cluster.world_size} process(es) on {device}")
+        transfer = transfer_signals(args, data, model.config.max_len)
+        evaluate_now = partial(evaluate, model, data, transfer, args, device)
+        if step == 0:  # the random start, measured like every checkpoint after it
+            report(metrics, 0, evaluate_now())
     budget = Budget(args.max_steps, args.max_minutes, elapsed_before=elapsed)
     trained = distributed.wrap(model.train(), cluster, device)
     trained = torch.compile(trained) if args.compile else trained
@@ -215,19 +273,19 @@ def train(args):
             if step % args.log_every == 0:
                 log(metrics, window.close(step, lr, budget, cluster), progress, cluster)
             if step % args.eval_every == 0 and cluster.is_main:
-                metrics.append({"step": step, **evaluate()})
+                report(metrics, step, evaluate_now())
             if cluster.is_main and time.monotonic() - last_save > args.save_every_minutes * 60:
                 save_checkpoint(args, model, optimizer, data, step, budget)
                 last_save = time.monotonic()
             if cluster.is_main and keep_at and budget.elapsed() >= keep_at[0] * 60:
                 minutes = keep_at.pop(0)
-                metrics.append({"step": step, **evaluate()})
+                report(metrics, step, evaluate_now())
                 save_checkpoint(args, model, optimizer, data, step, budget, out=f"{args.out}-{minutes:g}min")
         if window.steps:
             log(metrics, window.close(step, lr, budget, cluster), progress, cluster)
     if cluster.is_main:
         if not stop.requested and step % args.eval_every:
-            metrics.append({"step": step, **evaluate()})
+            report(metrics, step, evaluate_now())
         save_checkpoint(args, model, optimizer, data, step, budget)
         print(("stopped; continue with --resume. " if stop.requested else "done. ") +
               f"{step:,} steps in {budget.elapsed() / 60:.1f} min; checkpoint in {args.out}")
@@ -263,7 +321,7 @@ class Window:
                   "mlm_loss": sums["mlm_loss"] / (self.steps * ranks),
                   "nsp_loss": sums["nsp_loss"] / (self.steps * ranks),
                   "mlm_accuracy": sums["mlm_correct"] / max(1, sums["mlm_predictions"]),
-                  "nsp_accuracy": sums["nsp_correct"] / sums["pairs"],
+                  "nsp_accuracy": _ratio(sums["nsp_correct"], sums["pairs"]),
                   "tokens_per_second": sums["tokens"] / max(time.monotonic() - self.started, 1e-9),
                   "elapsed": budget.elapsed()}
         if cluster.distributed:  # proof that the ranks train on different data
@@ -279,8 +337,9 @@ def fingerprint(tensor):
 def log(metrics, record, progress, cluster):
     if cluster.is_main:
         metrics.append(record)
-        progress.set_postfix(loss=f"{record['loss']:.3f}", mlm=f"{record['mlm_accuracy']:.3f}",
-                             nsp=f"{record['nsp_accuracy']:.3f}", tok_s=f"{record['tokens_per_second']:,.0f}")
+        nsp = {} if record["nsp_accuracy"] is None else {"nsp": f"{record['nsp_accuracy']:.3f}"}
+        progress.set_postfix(loss=f"{record['loss']:.3f}", mlm=f"{record['mlm_accuracy']:.3f}", **nsp,
+                             tok_s=f"{record['tokens_per_second']:,.0f}")
 
 
 def main(argv=None):
