@@ -272,14 +272,16 @@ def _series_name(record, key):
 
 
 def training_charts(metrics_records):
-    """{"loss.svg": svg, "accuracy.svg": svg} from metrics.jsonl records, each with a "step" key.
+    """{"loss.svg": svg, "accuracy.svg": svg, "spearman.svg": svg} from metrics.jsonl records, each with a
+    "step" key.
 
-    Every numeric key whose name contains "loss" goes into the loss chart and every one that contains
-    "accuracy" into the accuracy chart; a record may hold any subset of them. A chart with nothing to
-    show is left out of the result.
+    Every numeric key whose name contains "loss" goes into the loss chart, every one that contains
+    "accuracy" into the accuracy chart (pre-training's NLI probe among them) and every one that contains
+    "spearman" (pre-training's zero-shot STS signal) into the Spearman chart; a record may hold any subset of
+    them. A chart with nothing to show is left out of the result.
     """
     charts = {}
-    for measure in ("loss", "accuracy"):
+    for measure in ("loss", "accuracy", "spearman"):
         series = {}
         for record in metrics_records:
             if not _is_number(record.get("step")):

@@ -45,7 +45,8 @@ from training import MetricsLog, autocast, pick_device
 DEFAULT_TEST = "snli:test"
 KINDS = {"sbert": "fine-tuned Sentence-BERT (finetune.py)", "bert": "pre-trained BERT (pretrain.py)"}
 CHART_CAPTIONS = {"confusion_matrix.svg": "confusion matrix", "f1.svg": "F1 per class",
-                  "loss.svg": "training loss", "accuracy.svg": "accuracy during training"}
+                  "loss.svg": "training loss", "accuracy.svg": "accuracy during training",
+                  "spearman.svg": "zero-shot STS Spearman during pre-training"}
 # UndefinedCorrelation says which input is constant as "x", "y" or "x and y"; here x and y have names.
 CONSTANT_INPUTS = {"x": "the cosine similarities are", "y": "the gold scores are",
                    "x and y": "the cosine similarities and the gold scores are"}

@@ -7,6 +7,7 @@ import torch.nn.functional as F
 
 import pretrain
 from bert import BERT, BertConfig
+from charts import training_charts
 from data import Vocab, encode_sentence
 from metrics import spearman
 from test_pretrain import OBJECTS, SUBJECTS, VERBS, stories
@@ -83,3 +84,13 @@ def test_pretraining_logs_both_signals_from_the_random_start_on(tmp_path, capsys
     printed = capsys.readouterr()
     shown = [line for line in (printed.out + printed.err).splitlines() if line.startswith("step 0:")]
     assert len(shown) == 1 and "STS Spearman" in shown[0] and "NLI probe" in shown[0]
+
+
+def test_both_signals_are_charted():
+    records = [{"step": 0, "heldout_mlm_accuracy": 0.0, "sts_spearman": 44.0, "probe_accuracy": 0.55},
+               {"step": 10, "loss": 7.0, "mlm_accuracy": 0.1},
+               {"step": 20, "heldout_mlm_accuracy": 0.2, "sts_spearman": 40.0, "probe_accuracy": 0.57}]
+    charts = training_charts(records)
+    assert set(charts) == {"loss.svg", "accuracy.svg", "spearman.svg"}
+    assert "sts_spearman" in charts["spearman.svg"] and "probe_accuracy" in charts["accuracy.svg"]
+    assert "probe_accuracy" not in charts["spearman.svg"]
