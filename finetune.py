@@ -24,7 +24,7 @@ from bert import BertConfig
 from data import Vocab, tokenize, use_nltk_data
 from nli import batches_per_epoch, evaluation_batches, load_encoded_pairs, load_pairs, split_pairs, \
     training_batches
-from sbert import FEATURES, POOLINGS, SentenceBERT, SentenceBertConfig
+from sbert import FEATURES, POOLINGS, SentenceBERT, SentenceBertConfig, in_batch_contrastive_loss
 from training import Budget, MetricsLog, StopRequest, add_common_arguments, autocast, check_resume, \
     make_optimizer, pick_device, restore_training_state, seed_step, set_learning_rate, training_state, \
     warmup_then_linear_decay
@@ -51,6 +51,16 @@ def parse_args(argv=None):
     parser.add_argument("--pooling", choices=POOLINGS, default="mean", help="(default: %(default)s)")
     parser.add_argument("--features", choices=FEATURES, default="u,v,|u-v|",
                         help="what the classifier sees (default: %(default)s)")
+    parser.add_argument("--encoder-lr-scale", type=float, default=1.0, help="the encoder learns at this "
+                        "multiple of --lr, the classifier at --lr: below 1 keeps more of what pre-training "
+                        "learnt (default: %(default)s, as SBERT)")
+    parser.add_argument("--freeze-word-embeddings", action="store_true", help="keep the word embeddings as "
+                        "pre-training left them (a change from SBERT, off by default)")
+    parser.add_argument("--contrastive-weight", type=float, default=0.0, help="add this times an in-batch "
+                        "contrastive loss on the entailment pairs (sbert.in_batch_contrastive_loss; "
+                        "supervised SimCSE) to SoftmaxLoss; 0 trains SBERT's objective alone (default: %(default)s)")
+    parser.add_argument("--contrastive-scale", type=float, default=20.0,
+                        help="cosine multiplier of the contrastive loss (default: %(default)s)")
     parser.add_argument("--dropout", type=float, default=0.1,
                         help="dropout in the encoder while fine-tuning (default: %(default)s, as BERT)")
     parser.add_argument("--preset", choices=["tiny", "small", "base"], default="small",
@@ -167,7 +177,9 @@ def train(args):
         model = SentenceBERT.load(f"{args.out}/last") if args.resume else build_model(args)
         train_pairs, val = load_data(args, model)
     model.to(device).train()
-    optimizer = make_optimizer(model, args.lr, args.weight_decay)
+    model.bert.embeddings.token.weight.requires_grad_(not args.freeze_word_embeddings)
+    optimizer = make_optimizer(model, args.lr, args.weight_decay, lr_scale=lambda name: args.encoder_lr_scale
+                               if name.startswith("bert.") else 1.0)
     metrics = MetricsLog(f"{args.out}/metrics.jsonl")
     per_epoch = batches_per_epoch(train_pairs, args.batch_size, min_batch=cluster.world_size)
     total_steps = min(args.epochs * per_epoch, args.max_steps or math.inf)
@@ -194,8 +206,10 @@ def train(args):
             seed_step(args.seed, run.step, cluster.rank)  # dropout masks
             labels = batch["labels"].to(device)
             with autocast(device, args.precision):
-                logits, _, _ = trained(batch["first_ids"].to(device), batch["second_ids"].to(device))
+                logits, u, v = trained(batch["first_ids"].to(device), batch["second_ids"].to(device))
             loss = F.cross_entropy(logits.float(), labels)
+            if args.contrastive_weight:
+                loss = loss + args.contrastive_weight * in_batch_contrastive_loss(u, v, labels, args.contrastive_scale)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), args.clip_norm)
