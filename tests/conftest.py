@@ -1,6 +1,23 @@
-"""Shared test set-up."""
+"""Shared test set-up: one torch thread, and NLTK's sentence splitter from tests/fixtures.
+
+The suite needs neither ../shared nor NLTK_DATA. Sentence splitting reads its trained parameters (punkt_tab)
+from the NLTK data path; here that is tests/fixtures/nltk_data, a Punkt parameter set of a dozen
+abbreviations written for the tests. The product finds it the way it finds the real one, through
+data.use_nltk_data and NLTK_DATA, and runs the same code on it: only the parameters are smaller.
+NLTK_DATA is set for the whole session, so the scripts that tests run in subprocesses find it too.
+Tests about the real data sets take them from tests/real_data.py."""
+import os
+from pathlib import Path
+
 import pytest
 import torch
+
+PUNKT_FIXTURE = Path(__file__).resolve().parent / "fixtures" / "nltk_data"
+
+
+def pytest_configure(config):
+    # Before any test module imports nltk, which reads NLTK_DATA once, at import.
+    os.environ["NLTK_DATA"] = str(PUNKT_FIXTURE)
 
 
 @pytest.fixture(autouse=True, scope="session")

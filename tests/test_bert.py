@@ -84,9 +84,21 @@ def test_ignored_slots_do_not_count_in_the_loss():
 
 
 def test_decoder_is_tied_to_the_token_embedding():
-    model = BertForPreTraining(tiny())
-    assert model.masked_lm.token_embedding.weight is model.bert.embeddings.token.weight
-    assert sum(1 for name in model.state_dict() if "token" in name and name.endswith("weight")) == 2
+    """One matrix, not two: the model holds a single (vocabulary x d_model) parameter, and what the encoder
+    learns for a word's embedding moves that word's masked-LM score."""
+    model = BertForPreTraining(tiny()).eval()
+    embedding = model.bert.embeddings.token.weight
+    assert model.masked_lm.token_embedding.weight is embedding
+    # named_parameters lists a shared tensor once; an untied decoder would be a second entry of this shape
+    assert [name for name, p in model.named_parameters() if p.shape == embedding.shape] == [
+        "bert.embeddings.token.weight"]
+    input_ids, segment_ids, masked_positions = random_batch()
+    absent = next(word for word in range(5, VOCAB) if word not in input_ids)  # only the decoder can see it
+    before, _ = model(input_ids, segment_ids, masked_positions)
+    with torch.no_grad():
+        embedding[absent] += 1.0
+    after, _ = model(input_ids, segment_ids, masked_positions)
+    assert (after != before).any(dim=(0, 1)).nonzero().flatten().tolist() == [absent]
 
 
 def test_save_and_load_give_identical_outputs(tmp_path):

@@ -1,7 +1,6 @@
 """corpus.py: readers, the token cache, and the statistics of BERT pre-training examples."""
 import gzip
 import zipfile
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,8 +11,6 @@ import download
 from corpus import CorpusConfig, ExampleConfig, PretrainingData, load_corpus, read_corpus, read_documents
 from data import CLS_ID, MASK_ID, PAD_ID, SEP_ID, UNK_ID, tokenize
 from test_download import register_fixture, serve
-
-SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"  # ../shared/data beside the checkout
 
 WIKITEXT = """ 
  = Valkyria Chronicles III = 
@@ -63,7 +60,9 @@ def unique_word_corpus(path, documents=10, seed=0):
 
 
 def load(paths, tmp_path, **settings):
-    return load_corpus(paths, data_dir=SHARED_DATA, cache_dir=tmp_path / "cache", config=CorpusConfig(**settings))
+    # NLTK's sentence splitter comes from NLTK_DATA (tests/conftest.py), not from the data folder.
+    return load_corpus(paths, data_dir=tmp_path / "data", cache_dir=tmp_path / "cache",
+                       config=CorpusConfig(**settings))
 
 
 # --- Reading -------------------------------------------------------------------------------------------------
@@ -143,7 +142,6 @@ def test_wikitext_name_downloads_through_the_mirror_and_reads_the_raw_train_file
         for split in ("train", "valid", "test"):
             zipped.writestr(f"wikitext-2-raw/wiki.{split}.raw", body if split == "train" else " = Other = \n")
     register_fixture(monkeypatch, "wikitext-2", archive)
-    monkeypatch.setenv("NLTK_DATA", str(SHARED_DATA / "nltk_data"))
     with serve(served) as (url, requests):
         monkeypatch.setenv(download.MIRROR_VARIABLE, url)
         tokenized = load_corpus("wikitext-2", data_dir=tmp_path / "data", cache_dir=tmp_path / "cache")

@@ -10,7 +10,7 @@ import torch
 
 from sbert import SentenceBERT
 from test_finetune import fixed_pairs, write_jsonl
-from test_pretrain import SHARED_DATA, stories
+from test_pretrain import stories
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -32,7 +32,7 @@ def test_pretrain_and_finetune_under_torchrun(tmp_path):
     text = tmp_path / "stories.txt"
     text.write_text(stories())
     bert = tmp_path / "bert"
-    torchrun("pretrain.py", "--corpus", str(text), "--data-dir", str(SHARED_DATA), "--cache-dir",
+    torchrun("pretrain.py", "--corpus", str(text), "--data-dir", str(tmp_path / "data"), "--cache-dir",
              str(tmp_path / "cache"), "--out", str(bert), "--preset", "tiny", "--max-len", "32",
              "--batch-size", "8", "--max-steps", "6", "--log-every", "3", "--eval-every", "6",
              "--eval-batches", "1")
@@ -46,7 +46,7 @@ def test_pretrain_and_finetune_under_torchrun(tmp_path):
     pairs = write_jsonl(tmp_path / "pairs.jsonl", fixed_pairs())
     sbert = tmp_path / "sbert"
     torchrun("finetune.py", "--bert", str(bert), "--train", str(pairs), "--val-fraction", "0.25",
-             "--data-dir", str(SHARED_DATA), "--cache-dir", str(tmp_path / "cache"), "--out", str(sbert),
+             "--data-dir", str(tmp_path / "data"), "--cache-dir", str(tmp_path / "cache"), "--out", str(sbert),
              "--batch-size", "8", "--epochs", "1", "--log-every", "2")
     records = [r for r in logged(sbert) if "rank_batches" in r]
     assert records and all(len(r["rank_batches"]) == 2 for r in records)

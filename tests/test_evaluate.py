@@ -19,7 +19,6 @@ from metrics import confusion_matrix, format_classification_report, pearson, spe
 from nli import load_encoded_pairs
 from sbert import SentenceBERT, SentenceBertConfig
 
-SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"  # NLTK's punkt_tab, for pretrain.py
 CPU = torch.device("cpu")
 
 # 6 entailment, 4 neutral, 2 contradiction: every class has its own share of the data.
@@ -76,7 +75,7 @@ def write_training_log(model_dir):
 
 
 def encoded(model, path, task, cache_dir):
-    return load_encoded_pairs(str(path), model.vocab, model.config.bert.max_len, SHARED_DATA, task=task,
+    return load_encoded_pairs(str(path), model.vocab, model.config.bert.max_len, path.parent, task=task,
                               cache_dir=cache_dir)
 
 
@@ -112,7 +111,7 @@ def command_run(files):
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(os, "replace", replace)
         printed = run_quietly(["--model", str(files["model"]), "--test", str(files["nli"]),
-                               "--sts", f"{files['sts']},{files['constant']}", "--data-dir", str(SHARED_DATA),
+                               "--sts", f"{files['sts']},{files['constant']}", "--data-dir", str(files["root"]),
                                "--cache-dir", str(files["root"] / "cache"), "--batch-size", "5",
                                "--device", "cpu"])
     report = json.loads((files["model"] / "report.json").read_text())
@@ -231,12 +230,12 @@ def write_corpus(path):
 def test_a_pretrained_bert_gets_its_runs_heldout_scores(files):
     root = files["root"]
     bert_dir = root / "bert"
-    pretrain.main(["--corpus", str(write_corpus(root / "stories.txt")), "--data-dir", str(SHARED_DATA),
+    pretrain.main(["--corpus", str(write_corpus(root / "stories.txt")), "--data-dir", str(root),
                    "--cache-dir", str(root / "cache"), "--out", str(bert_dir), "--preset", "tiny",
                    "--max-len", "32", "--batch-size", "8", "--max-steps", "2", "--eval-batches", "2",
                    "--seed", "1"])
     out = root / "bert-report"
-    printed = run_quietly(["--model", str(bert_dir), "--sts", str(files["sts"]), "--data-dir", str(SHARED_DATA),
+    printed = run_quietly(["--model", str(bert_dir), "--sts", str(files["sts"]), "--data-dir", str(root),
                            "--cache-dir", str(root / "cache"), "--out", str(out), "--device", "cpu"])
     report = json.loads((out / "report.json").read_text())
     assert report["kind"] == "bert" and "test" not in report
@@ -250,7 +249,7 @@ def test_a_pretrained_bert_gets_its_runs_heldout_scores(files):
     assert not (out / "confusion_matrix.svg").exists() and not (bert_dir / "report.json").exists()
 
     with pytest.raises(SystemExit, match="classifier is untrained"):
-        evaluate.main(["--model", str(bert_dir), "--test", str(files["nli"]), "--data-dir", str(SHARED_DATA)])
+        evaluate.main(["--model", str(bert_dir), "--test", str(files["nli"]), "--data-dir", str(root)])
 
 
 # --- Clear errors --------------------------------------------------------------------------------------------
@@ -258,10 +257,10 @@ def test_a_pretrained_bert_gets_its_runs_heldout_scores(files):
 def test_a_missing_model_directory_is_named(tmp_path):
     missing = tmp_path / "no-such-model"
     with pytest.raises(SystemExit, match=str(missing)):
-        evaluate.main(["--model", str(missing), "--data-dir", str(SHARED_DATA)])
+        evaluate.main(["--model", str(missing), "--data-dir", str(tmp_path)])
 
 
 def test_an_unknown_checkpoint_kind_is_named(tmp_path):
     (tmp_path / "config.json").write_text(json.dumps({"kind": "gpt"}))
     with pytest.raises(SystemExit, match=f"{tmp_path / 'config.json'}.*'gpt'"):
-        evaluate.main(["--model", str(tmp_path), "--data-dir", str(SHARED_DATA)])
+        evaluate.main(["--model", str(tmp_path), "--data-dir", str(tmp_path)])

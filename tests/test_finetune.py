@@ -1,7 +1,6 @@
 import json
 import os
 import signal
-from pathlib import Path
 
 import pytest
 import torch
@@ -10,7 +9,6 @@ import finetune
 from nli import evaluation_batches, load_encoded_pairs
 from sbert import LABELS, SentenceBERT, SoftmaxLoss
 
-SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 SUBJECTS = ["man", "woman", "boy", "girl"]
 ACTIONS = ["playing a guitar", "sleeping on a bed", "eating an apple", "riding a bike"]
 PLACES = ["outside", "at home", "in a park", "on a stage"]
@@ -37,12 +35,12 @@ def write_jsonl(path, rows):
 
 
 def run_finetune(tmp_path, *extra):
-    finetune.main(["--bert", "none", "--preset", "tiny", "--data-dir", str(SHARED_DATA),
+    finetune.main(["--bert", "none", "--preset", "tiny", "--data-dir", str(tmp_path / "data"),
                    "--cache-dir", str(tmp_path / "cache"), "--log-every", "10", "--seed", "3", *extra])
 
 
 def accuracy_on(model, specs, tmp_path):
-    pairs = load_encoded_pairs(specs, model.vocab, model.config.bert.max_len, SHARED_DATA,
+    pairs = load_encoded_pairs(specs, model.vocab, model.config.bert.max_len, tmp_path / "data",
                                cache_dir=tmp_path / "cache")
     correct = 0
     with torch.inference_mode():
@@ -73,14 +71,34 @@ def test_the_command_end_to_end_keeps_the_best_model_and_logs(tmp_path):
     assert [r["step"] for r in validations] == [2, 3, 4, 6, 8, 9]
     assert {"loss", "train_accuracy", "lr"} <= set(next(r for r in records if "loss" in r))
     best = max(r["val_accuracy"] for r in validations)
-    model = SentenceBERT.load(out)
-    assert accuracy_on(model, str(data), tmp_path) >= 0  # loads and runs
+    model = SentenceBERT.load(out)  # which model --out holds: the next test
     args = json.loads((out / "args.json").read_text())
     assert (args["train_pairs"], args["val_pairs"]) == (48, 16)
     assert (out / "last" / "trainer.pt").exists()
     prediction = model.predict("A man is playing a guitar.", "Someone is playing a guitar.")
     assert prediction.label in LABELS
     assert best == pytest.approx(torch.load(out / "last" / "trainer.pt", weights_only=True)["best_val_accuracy"])
+
+
+def test_out_holds_the_model_that_validated_best_not_the_last(tmp_path, monkeypatch):
+    """Validation scores are scripted, so which validation was best is known; the weights each one saw are
+    kept to compare with what --out holds."""
+    scores, weights_seen = iter([0.50, 0.75, 0.25, 0.50, 0.60, 0.70]), []
+
+    def scripted_validate(model, pairs, batch_size, device, precision="auto"):
+        weights_seen.append({name: tensor.clone() for name, tensor in model.state_dict().items()})
+        return {"val_loss": 1.0, "val_accuracy": next(scores)}
+
+    monkeypatch.setattr(finetune, "validate", scripted_validate)
+    data = write_jsonl(tmp_path / "pairs.jsonl", fixed_pairs())
+    out = tmp_path / "model"
+    run_finetune(tmp_path, "--train", str(data), "--val-fraction", "0.25", "--out", str(out),
+                 "--epochs", "3", "--eval-every", "2", "--lr", "1e-3")
+    assert len(weights_seen) == 6  # steps 2, 3, 4, 6, 8, 9
+    kept = SentenceBERT.load(out).state_dict()
+    assert all(torch.equal(kept[name], weights_seen[1][name]) for name in kept)  # the 0.75, at step 3
+    assert not all(torch.equal(kept[name], weights_seen[-1][name]) for name in kept)
+    assert torch.load(out / "last" / "trainer.pt", weights_only=True)["best_val_accuracy"] == 0.75
 
 
 def test_a_training_fraction_keeps_nested_shares_of_premises_and_the_same_validation(tmp_path):

@@ -6,7 +6,6 @@ import json
 import threading
 import zipfile
 from functools import partial
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,11 +13,8 @@ import torch
 
 import download
 import nli
-from data import CLS_ID, PAD_ID, SEP_ID, Vocab, tokenize, use_nltk_data
-
-SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
-if SHARED_DATA.is_dir():
-    use_nltk_data(SHARED_DATA)  # as the entry points do; the word tokenizer itself needs no data files
+from data import CLS_ID, PAD_ID, SEP_ID, Vocab, tokenize
+from real_data import real_data
 
 WORDS = "a man is playing guitar woman sleeps dog runs two people the park".split()
 VOCAB = Vocab.from_counts({word: 1 for word in WORDS}, 100)
@@ -376,15 +372,12 @@ def test_sts_batches_carry_float_scores(tmp_path):
 
 # --- The real files -------------------------------------------------------------------------------------------
 
-needs_shared_data = pytest.mark.skipif(not (SHARED_DATA / "snli_1.0").is_dir(),
-                                       reason=f"the shared data folder {SHARED_DATA} is not on this machine")
-
-
-@needs_shared_data
 def test_real_snli_dev_and_sick_counts():
-    snli, lines = load("snli:dev", SHARED_DATA)
+    shared_data = real_data("snli_1.0").parent
+    real_data("SICK")
+    snli, lines = load("snli:dev", shared_data)
     assert len(snli) == 9842 and lines == ["snli:dev: kept 9,842 pairs, skipped 0"]
     assert np.bincount(snli.labels).tolist() == [3329, 3235, 3278]
-    assert len(load("sick:train", SHARED_DATA)[0]) == 4439
-    trial, _ = load("sick:trial", SHARED_DATA, task="sts")
+    assert len(load("sick:train", shared_data)[0]) == 4439
+    trial, _ = load("sick:trial", shared_data, task="sts")
     assert len(trial) == 495 and 1 <= trial.scores.min() and trial.scores.max() <= 5

@@ -2,7 +2,6 @@ import json
 import os
 import random
 import signal
-from pathlib import Path
 
 import pytest
 import torch
@@ -12,8 +11,6 @@ import pretrain
 import training
 from bert import pretraining_loss
 from sbert import SentenceBERT
-
-SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"  # for NLTK's sentence splitter
 
 SUBJECTS = ["the cat", "a dog", "the old man", "my sister", "the teacher", "a bird"]
 VERBS = ["sees", "likes", "finds", "follows", "paints", "hears"]
@@ -39,7 +36,7 @@ def text_corpus(tmp_path_factory):
 
 
 def run(tmp_path, text_corpus, out, *extra):
-    pretrain.main(["--corpus", str(text_corpus), "--data-dir", str(SHARED_DATA),
+    pretrain.main(["--corpus", str(text_corpus), "--data-dir", str(tmp_path / "data"),
                    "--cache-dir", str(tmp_path / "cache"), "--out", str(out), "--preset", "tiny",
                    "--max-len", "32", "--batch-size", "16", "--lr", "2e-3", "--log-every", "5",
                    "--eval-every", "20", "--eval-batches", "2", "--seed", "1", *extra])

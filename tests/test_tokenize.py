@@ -11,10 +11,9 @@ import pytest
 import regex
 
 import data
+from conftest import PUNKT_FIXTURE
 from data import split_sentences, tokenize, use_nltk_data
-
-SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"  # ../shared/data beside the checkout
-WIKIPEDIA = SHARED_DATA / "wikipedia" / "enwiki_00.txt.gz"
+from real_data import real_data
 
 SENTENCES = [
     'He said, "I can\'t go," and left.',
@@ -57,10 +56,25 @@ PARAGRAPHS = [
 
 @pytest.fixture(scope="module")
 def punkt():
-    try:
-        use_nltk_data(SHARED_DATA)
-    except RuntimeError as error:
-        pytest.skip(str(error))
+    use_nltk_data()  # as the entry points do; NLTK_DATA points at tests/fixtures (conftest.py)
+
+
+def test_sentence_splitting_runs_on_the_punkt_parameters_found_on_the_nltk_data_path(punkt):
+    """The suite's Punkt parameters are the fixture's, read by the product's own code: its abbreviations keep
+    "Mr." and "p.m." inside a sentence; a word it does not list as one ends a sentence at its full stop."""
+    found = Path(nltk.data.find("tokenizers/punkt_tab/english/").path)
+    assert found.is_relative_to(PUNKT_FIXTURE)
+    assert split_sentences("Mr. Smith left at 5 p.m. He sat down. Gen. Lee stayed.") == [
+        "Mr. Smith left at 5 p.m.", "He sat down.", "Gen.", "Lee stayed."]
+
+
+def test_without_punkt_parameters_the_error_says_where_it_looked_and_how_to_install(monkeypatch, tmp_path):
+    monkeypatch.setenv("NLTK_DATA", str(tmp_path))
+    monkeypatch.setattr(nltk.data, "path", [str(tmp_path / "elsewhere")])
+    with pytest.raises(RuntimeError, match="punkt_tab.*was not found") as raised:
+        use_nltk_data(tmp_path / "data")
+    assert str(tmp_path / "data" / "nltk_data") in str(raised.value)
+    assert "python -m nltk.downloader -d <data-dir>/nltk_data punkt_tab" in str(raised.value)
 
 
 def nltk_words(sentence):
@@ -113,10 +127,9 @@ def test_equal_to_nltk_on_random_strings(punkt):
         assert split_sentences(text) == nltk.sent_tokenize(text), repr(text)
 
 
-@pytest.mark.skipif(not WIKIPEDIA.is_file(), reason=f"{WIKIPEDIA} is not here (../shared/data beside the checkout)")
 def test_equal_to_nltk_on_wikipedia(punkt):
     """Every 25th paragraph of a Wikipedia file (about 2,000), split and tokenized both ways."""
-    with gzip.open(WIKIPEDIA, "rt", encoding="utf-8") as lines:
+    with gzip.open(real_data("wikipedia/enwiki_00.txt.gz"), "rt", encoding="utf-8") as lines:
         paragraphs = [line.strip() for line in lines if line.strip()][::25][:2000]
     assert len(paragraphs) >= 1000
     # Nearly every paragraph must take the fast path, or this test would only compare NLTK with itself.
