@@ -77,18 +77,21 @@ def set_learning_rate(optimizer, lr):
 
 class Budget:
     """How far a run is, from its step count and/or its wall-clock budget; whichever limit is nearer
-    decides, so a run limited by minutes still warms up and decays its learning rate to zero."""
+    decides, so a run limited by minutes still warms up and decays its learning rate to zero. `clock` gives
+    seconds; tests pass one that moves only when they say, so that "after a minute" means the same step on
+    any machine."""
 
-    def __init__(self, max_steps=None, max_minutes=None, elapsed_before=0.0):
+    def __init__(self, max_steps=None, max_minutes=None, elapsed_before=0.0, clock=time.monotonic):
         if not max_steps and not max_minutes:
             raise SystemExit("give --max-steps or --max-minutes (or both): the run needs an end for its "
                              "learning-rate schedule")
         self.max_steps = max_steps
         self.max_seconds = max_minutes * 60 if max_minutes else None
-        self.started = time.monotonic() - elapsed_before
+        self.clock = clock
+        self.started = clock() - elapsed_before
 
     def elapsed(self):
-        return time.monotonic() - self.started
+        return self.clock() - self.started
 
     def progress(self, step):
         fractions = []

@@ -2,6 +2,7 @@ import json
 import os
 import random
 import signal
+from functools import partial
 
 import pytest
 import torch
@@ -112,15 +113,47 @@ def test_a_new_run_needs_a_corpus(tmp_path, capsys):
     assert "--corpus" in capsys.readouterr().err
 
 
-def test_keep_at_minutes_keeps_a_loadable_copy_from_that_time(tmp_path, text_corpus):
+class StepClock:
+    """A clock for training.Budget on which every optimizer step takes `seconds`: the run's minutes are then
+    the same on every machine, however busy."""
+
+    def __init__(self, monkeypatch, seconds):
+        self.now = 0.0
+        real_step = torch.optim.AdamW.step
+
+        def step_and_tick(optimizer, *args, **kwargs):
+            self.now += seconds
+            return real_step(optimizer, *args, **kwargs)
+
+        monkeypatch.setattr(torch.optim.AdamW, "step", step_and_tick)
+
+    def __call__(self):
+        return self.now
+
+
+def test_keep_at_minutes_keeps_a_loadable_copy_from_that_time(tmp_path, text_corpus, monkeypatch):
+    clock = StepClock(monkeypatch, seconds=6)  # a minute every 10 steps
+    monkeypatch.setattr(pretrain, "Budget", partial(training.Budget, clock=clock))
     out = tmp_path / "bert"
-    run(tmp_path, text_corpus, out, "--max-steps", "20", "--keep-at-minutes", "0.002", "600")
-    early = tmp_path / "bert-0.002min"
-    step = json.loads((early / "config.json").read_text())["step"]
-    assert 1 <= step < 20  # saved on the first step past its time (0.12 s), not at the end
-    pretrain.load_model(early)
-    assert any("heldout_mlm_accuracy" in r and r["step"] == step for r in records(early))
-    assert not (tmp_path / "bert-600min").exists()  # the run ended before ten hours
+    run(tmp_path, text_corpus, out, "--max-steps", "25", "--keep-at-minutes", "1", "2", "600")
+    for minutes, step in ((1, 10), (2, 20)):  # kept on the step that reaches the time, not at the end
+        early = tmp_path / f"bert-{minutes}min"
+        assert json.loads((early / "config.json").read_text())["step"] == step
+        pretrain.load_model(early)
+        assert any("heldout_mlm_accuracy" in r and r["step"] == step for r in records(early))
+    assert not (tmp_path / "bert-600min").exists()  # the run ended after 2.5 of its minutes
+    assert torch.load(out / "trainer.pt", weights_only=True)["elapsed"] == 150  # 25 steps, for --resume
+
+
+def test_max_minutes_ends_the_run_and_its_learning_rate_schedule_at_that_time(tmp_path, text_corpus, monkeypatch):
+    clock = StepClock(monkeypatch, seconds=6)
+    monkeypatch.setattr(pretrain, "Budget", partial(training.Budget, clock=clock))
+    out = tmp_path / "bert"
+    run(tmp_path, text_corpus, out, "--max-minutes", "1", "--warmup-fraction", "0.2")
+    assert json.loads((out / "config.json").read_text())["step"] == 10  # 10 steps of 6 s
+    # Step k+1 trains at the rate of progress k/10: a rise over the first fifth, then a fall towards 0.
+    logged = {r["step"]: r["lr"] for r in records(out) if "lr" in r}
+    assert logged == pytest.approx({5: 2e-3 * 0.75, 10: 2e-3 * 0.125})
 
 
 def test_autocast_on_a_cpu_is_bf16_only_when_asked():
