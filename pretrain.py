@@ -198,7 +198,8 @@ def save_checkpoint(args, model, optimizer, data, step, budget, out=None):
     out = Path(out or args.out)
     config = {"kind": "bert", "model": model.config.to_dict(), "examples": asdict(data.config),
               "corpus": {"sources": args.corpus, "max_samples": args.max_samples, "vocab_size": args.vocab_size,
-                         "exclude": list(corpus_config(args).exclude)}, "step": step}
+                         "exclude": list(corpus_config(args).exclude)},
+              "tokenizer": data.corpus.vocab.settings(), "step": step}
     with replace_directory(out) as directory:
         for name in ("metrics.jsonl", "args.json"):  # written into --out as the run goes; carried over
             if (Path(args.out) / name).exists():

@@ -13,9 +13,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+import huggingface
 from atomic import atomic_path, atomic_write_json, read_json
 from bert import BERT, PAD_ID, BertConfig
-from data import LABELS, Vocab, encode_sentence
+from data import LABELS, encode_sentence
+from wordpiece import load_tokenizer
 
 POOLINGS = ("mean", "cls", "max")
 # The concatenations of the paper's ablation (its Table 6); "u,v,|u-v|" is the one it recommends.
@@ -175,7 +177,8 @@ class SentenceBERT(nn.Module):
         self.vocab.save(directory / "vocab.txt")
         with atomic_path(directory / "model.pt") as temporary:
             torch.save({k: v.cpu() for k, v in self.state_dict().items()}, temporary)
-        atomic_write_json(directory / "config.json", self.config.to_dict())
+        config = {**self.config.to_dict(), "tokenizer": self.vocab.settings()}  # wordpiece.load_tokenizer reads it
+        atomic_write_json(directory / "config.json", config)
 
     @classmethod
     def load(cls, directory, device="cpu"):
@@ -184,30 +187,45 @@ class SentenceBERT(nn.Module):
         if values.get("kind") != "sbert":
             raise SystemExit(f"{directory} holds a {values.get('kind', 'unknown')!r} checkpoint, not a "
                              "fine-tuned Sentence-BERT (run finetune.py on it first)")
-        model = cls(SentenceBertConfig.from_dict(values), Vocab.load(directory / "vocab.txt"))
+        model = cls(SentenceBertConfig.from_dict(values), load_tokenizer(directory, values))
         model.load_state_dict(torch.load(directory / "model.pt", weights_only=True, map_location="cpu"))
         return model.to(device).eval()
 
     @classmethod
     def from_pretrained_bert(cls, directory, pooling="mean", features="u,v,|u-v|", dropout=None, weights=True):
-        """Start from a pretrain.py checkpoint: its encoder weights and vocabulary, a fresh classifier.
-        `dropout` replaces the pre-training dropout rate when given. weights=False keeps the architecture and
-        vocabulary but not the weights: the baseline that shows what pre-training buys."""
-        directory = Path(directory)
-        values = read_json(directory / "config.json")
-        if values.get("kind") != "bert":
-            raise SystemExit(f"{directory} holds a {values.get('kind', 'unknown')!r} checkpoint, not a "
-                             "pre-trained BERT from pretrain.py")
-        bert_config = BertConfig.from_dict(values["model"])
+        """Start from a pretrain.py checkpoint or a Hugging Face BERT directory (huggingface.py): its encoder
+        weights and tokenizer, a fresh classifier. `dropout` replaces the pre-training dropout rate when given.
+        weights=False keeps the architecture and tokenizer but not the weights: the baseline that shows what
+        pre-training buys."""
+        bert_config, tokenizer, read_encoder = pretrained_encoder(Path(directory))
         if dropout is not None:
             bert_config.dropout = dropout
         config = SentenceBertConfig(bert_config, pooling, features)
-        model = cls(config, Vocab.load(directory / "vocab.txt"))
+        model = cls(config, tokenizer)
         if weights:
-            saved = torch.load(directory / "model.pt", weights_only=True, map_location="cpu")
-            encoder = {k.removeprefix("bert."): v for k, v in saved.items() if k.startswith("bert.")}
-            model.bert.load_state_dict(encoder)  # strict: every encoder weight must be there
+            model.bert.load_state_dict(read_encoder())  # strict: every encoder weight must be there
         return model
+
+
+def pretrained_encoder(directory):
+    """(BertConfig, tokenizer, read_encoder) of a pre-trained checkpoint; read_encoder() gives the encoder's
+    state dict. A pretrain.py checkpoint's weights are read only when wanted (not for --random-init); a
+    Hugging Face directory's are read at once, so that one that does not map is refused at once."""
+    if huggingface.is_huggingface_bert(directory):
+        try:
+            config, tokenizer, encoder = huggingface.load_encoder(directory)
+        except ValueError as error:
+            raise SystemExit(str(error)) from None
+        return config, tokenizer, lambda: encoder
+    values = read_json(directory / "config.json")
+    if values.get("kind") != "bert":
+        raise SystemExit(f"{directory} holds a {values.get('kind', 'unknown')!r} checkpoint, not a "
+                         "pre-trained BERT from pretrain.py or a Hugging Face BERT directory")
+
+    def read_encoder():
+        saved = torch.load(directory / "model.pt", weights_only=True, map_location="cpu")
+        return {k.removeprefix("bert."): v for k, v in saved.items() if k.startswith("bert.")}
+    return BertConfig.from_dict(values["model"]), load_tokenizer(directory, values), read_encoder
 
 
 def pad(sequences):
