@@ -21,7 +21,7 @@ OFFLINE_NLI := $(and $(wildcard $(DATA_DIR)/snli_1.0/snli_1.0_dev.jsonl),$(if $(
 NLI_TRAIN ?= $(if $(OFFLINE_NLI),snli:dev$(COMMA)mnli:dev_matched$(COMMA)sick:train,snli:train$(COMMA)mnli:train)
 COMMA := ,
 
-.PHONY: test venv demo serve clean recipe-cpu recipe-headline recipe-ablation recipe-gpu
+.PHONY: test check-docs venv demo serve clean recipe-cpu recipe-headline recipe-ablation recipe-gpu
 
 venv: $(VENV)/.installed
 
@@ -31,8 +31,14 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	touch $@
 
+# The tests need no data: they bring their own fixtures. The few about the real data sets skip when
+# ../shared/data is missing (AGREE_REQUIRE_REAL_DATA=1 makes that a failure; .ci/run sets it).
 test: venv
 	$(PY) -m pytest -q tests
+
+# The headline figures of RESULTS.md against their report.json files (part of `make test`).
+check-docs: venv
+	$(PY) -m pytest -q tests/test_docs.py
 
 # NLTK's sentence splitter, unless NLTK_DATA or DATA_DIR already provides it.
 $(DATA_DIR)/nltk_data/tokenizers/punkt_tab:
@@ -54,8 +60,11 @@ $(RUN_DIR)/sbert/.done: $(RUN_DIR)/bert/.done
 
 demo: $(RUN_DIR)/sbert/.done serve
 
+# The Search page's sentences: snli:test's distinct ones (evaluate.py has read it already), encoded at the first
+# start and cached in .cache/index; INDEX can also be a .txt or .gz file with one sentence per line.
+INDEX ?= snli:test
 serve: venv
-	$(PY) serve.py --model $(RUN_DIR)/sbert --port $(PORT)
+	$(PY) serve.py --model $(RUN_DIR)/sbert --index $(INDEX) --data-dir $(DATA_DIR) --port $(PORT)
 
 # --- The CPU recipe (RESULTS.md): 60 minutes of pre-training, 30 of fine-tuning, on 2 cores ------------------
 # recipe-headline trains and evaluates the reported model; pre-training keeps copies at 15 and 30 minutes.
