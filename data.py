@@ -3,21 +3,14 @@
 Everything that turns raw text into model input lives here and in the modules it introduces:
 `corpus.py` (pre-training text) and `nli.py` (sentence-pair datasets) build on these pieces.
 """
-import functools
 import hashlib
 import os
-import re
-import warnings
 from collections import Counter
 from pathlib import Path
 
 import nltk
 
-try:
-    import regex  # the engine NLTK runs its patterns on (NLTK 3.9 and later install it)
-except ImportError:
-    regex = None
-
+import nltk_on_re
 from atomic import atomic_write_text
 
 # The special tokens take the first ids, in this order, in every vocabulary.
@@ -48,129 +41,16 @@ def use_nltk_data(data_dir=None):
 
 
 def split_sentences(text):
-    """Punkt sentence splitting on the original casing (capital letters help it find boundaries). The same
-    sentences as `nltk.sent_tokenize(text)`."""
-    splitter = _punkt_on_re()
-    if splitter is None or _DISAGREEING_CHARACTER.search(text):
-        return nltk.sent_tokenize(text)
-    return splitter.tokenize(text)
+    """Punkt sentence splitting on the original casing (capital letters help it find boundaries): the
+    sentences of `nltk.sent_tokenize(text)`, which nltk_on_re gives faster and unchanged."""
+    return nltk_on_re.sent_tokenize(text)
 
 
 def tokenize(sentence):
-    """NLTK's word tokenizer on one sentence, lowercased. The same words as
+    """NLTK's word tokenizer on one sentence, lowercased: the words of
     `nltk.word_tokenize(sentence, preserve_line=True)`; without `preserve_line` it would split the sentence
-    into sentences once more before tokenizing."""
-    tokenizer = _WORD_TOKENIZER_ON_RE
-    if tokenizer is None or _DISAGREEING_CHARACTER.search(sentence):
-        tokenizer = _NLTK_WORD_TOKENIZER
-    return [word.lower() for word in tokenizer.tokenize(sentence)]
-
-
-# --- NLTK's tokenizers, run on the standard library's `re` ----------------------------------------------------
-# NLTK 3.9 and later send every regular expression through `nltk.redos`: the third-party `regex` engine, a
-# Python wrapper around every call and a wall-clock timeout on every match (a system call to read the clock,
-# on this project's machine). That guard protects NLTK from patterns that its callers supply; our tokenizers
-# only run NLTK's own fixed patterns, and through the guard they take twice as long as on `re`. So we compile
-# the very same patterns (source and flags, read from NLTK's classes) with `re` and let NLTK's own code run
-# on them.
-# The two engines disagree about a few characters: what `\w`, `\s` and `\d` match (combining accents are word
-# characters to `regex` but not to `re`, `²` is one to `re` only, `regex` knows newer Unicode digits) and
-# which characters ignoring case equates with an ASCII letter (`ı` is `i` to `re` only). Text that holds such
-# a character goes to NLTK's tokenizers unchanged, so the output is NLTK's, character for character. Where
-# NLTK's internals are not what this code expects (another version), all text goes to NLTK's tokenizers:
-# the same output, only slower.
-
-_NLTK_WORD_TOKENIZER = nltk.tokenize.NLTKWordTokenizer()  # what nltk.word_tokenize uses
-_WORD_RULES = ("STARTING_QUOTES", "PUNCTUATION", "PARENS_BRACKETS", "CONVERT_PARENTHESES", "DOUBLE_DASHES",
-               "ENDING_QUOTES", "CONTRACTIONS2", "CONTRACTIONS3")  # NLTKWordTokenizer's rule lists
-_PUNKT_TOKEN_PATTERNS = ("_RE_ELLIPSIS", "_RE_NUMERIC", "_RE_INITIAL", "_RE_ALPHA")
-_FLAG_NAMES = ("IGNORECASE", "MULTILINE", "DOTALL", "VERBOSE", "UNICODE", "ASCII")
-# What building the `re` versions raises where NLTK's internals differ from those this code was written for.
-_NOT_AS_EXPECTED = (AttributeError, TypeError, ValueError, re.error, Warning)
-
-
-def _characters_the_engines_disagree_on():
-    """A `re` pattern that finds any character on which `re` and `regex` differ in what NLTK's patterns use:
-    the classes `\\w`, `\\s` and `\\d`, and matching ASCII letters while ignoring case. Characters beyond
-    U+FFFF (emoji, historic scripts) are not compared, to keep this quick (~0.1 s), and count as disagreeing.
-    None without `regex`: an NLTK that does not use it gains nothing here."""
-    if regex is None:
-        return None
-    every_character = "".join(map(chr, range(0x10000)))
-    disagreeing = set()
-    for character_class in (r"\w", r"\s", r"\d"):
-        disagreeing |= set(re.findall(character_class, every_character)) ^ \
-            set(regex.findall(character_class, every_character))
-    for engine in (re, regex):  # the ASCII letters themselves are the same in both, only the rest may differ
-        disagreeing |= {c for c in engine.findall("(?i)[a-z]", every_character) if not c.isascii()}
-    return re.compile("[" + "".join(map(re.escape, sorted(disagreeing))) + "\U00010000-\U0010ffff]")
-
-
-def _on_re(value):
-    """`value` with each of NLTK's compiled patterns in it compiled again by `re`. `value` is a pattern, a
-    replacement string, or a list or tuple of those (NLTK's rules are (pattern, replacement) pairs)."""
-    if isinstance(value, (list, tuple)):
-        return type(value)(_on_re(item) for item in value)
-    if isinstance(value, (str, re.Pattern)):  # a replacement, or a pattern NLTK compiled with `re` itself
-        return value
-    if not isinstance(value, nltk.redos.TimedPattern):
-        raise TypeError(f"unexpected rule part {value!r}")
-    # `regex` numbers its flags differently from `re` (its ASCII is `re`'s DEBUG): carry them over by name.
-    names = [name for name in _FLAG_NAMES if value.flags & getattr(regex, name)]
-    known = regex.VERSION0 | sum(getattr(regex, name) for name in names)  # VERSION0: `re`-like behaviour
-    if value.flags & ~known:
-        raise ValueError(f"{value.pattern!r} uses a `regex` flag that `re` lacks")
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")  # e.g. "possible nested set": `re` would read the pattern differently
-        return re.compile(value.pattern, sum(getattr(re, name) for name in names))
-
-
-def _word_tokenizer_on_re():
-    """NLTKWordTokenizer with its rule lists compiled by `re` (its `tokenize` method is NLTK's own), or None
-    where that cannot be built."""
-    if _DISAGREEING_CHARACTER is None:
-        return None
-    nltk_class = nltk.tokenize.NLTKWordTokenizer
-    try:
-        rules = {name: _on_re(getattr(nltk_class, name)) for name in _WORD_RULES}
-    except _NOT_AS_EXPECTED:
-        return None
-    return type("NLTKWordTokenizerOnRe", (nltk_class,), {"__module__": __name__, **rules})()
-
-
-_DISAGREEING_CHARACTER = _characters_the_engines_disagree_on()
-_WORD_TOKENIZER_ON_RE = _word_tokenizer_on_re()
-
-
-@functools.cache  # built on first use: the trained English model is found through the NLTK data path
-def _punkt_on_re():
-    """NLTK's English Punkt splitter, with the same trained parameters, its patterns compiled by `re`;
-    None where that cannot be built."""
-    if _DISAGREEING_CHARACTER is None:
-        return None
-    try:
-        english = nltk.tokenize.PunktTokenizer("english")  # what nltk.sent_tokenize uses
-        language = english._lang_vars
-        # Punkt's language variables compile two of their patterns on first use, in these two methods.
-        language_on_re = type("PunktLanguageVarsOnRe", (type(language),), {
-            "__module__": __name__,
-            "re_boundary_realignment": _on_re(language.re_boundary_realignment),
-            "_word_tokenizer_re": _returning(_on_re(language._word_tokenizer_re())),
-            "period_context_re": _returning(_on_re(language.period_context_re())),
-        })
-        token_on_re = type("PunktTokenOnRe", (english._Token,), {
-            "__module__": __name__, "__slots__": (),
-            **{name: _on_re(getattr(english._Token, name)) for name in _PUNKT_TOKEN_PATTERNS},
-        })
-        return nltk.tokenize.PunktSentenceTokenizer(english._params, lang_vars=language_on_re(),
-                                                    token_cls=token_on_re)
-    except _NOT_AS_EXPECTED:
-        return None
-
-
-def _returning(pattern):
-    """A method that returns `pattern`."""
-    return lambda self: pattern
+    into sentences once more before tokenizing. nltk_on_re gives them faster and unchanged."""
+    return [word.lower() for word in nltk_on_re.word_tokenize(sentence)]
 
 
 # --- Vocabulary ---------------------------------------------------------------------------------------------

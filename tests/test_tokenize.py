@@ -1,6 +1,7 @@
 """data.py's tokenizers give exactly NLTK's output: on hand-picked sentences, on random strings made of the
-pieces NLTK's rules care about, and on real Wikipedia text. They run NLTK's own patterns on the standard
-library's `re` instead of `regex`; any difference between the engines would show up here."""
+pieces NLTK's rules care about, and on real Wikipedia text. They go through nltk_on_re, which runs NLTK's own
+patterns on the standard library's `re` instead of `regex`; any difference between the engines would show up
+here."""
 import gzip
 import random
 import re
@@ -10,7 +11,7 @@ import nltk
 import pytest
 import regex
 
-import data
+import nltk_on_re
 from conftest import PUNKT_FIXTURE
 from data import split_sentences, tokenize, use_nltk_data
 from real_data import real_data
@@ -84,8 +85,8 @@ def nltk_words(sentence):
 def test_the_fast_path_is_in_use(punkt):
     """With the NLTK this project installs, both tokenizers run on `re`; None would mean NLTK's internals
     changed, and every sentence would take the slow path (the same output, but several times slower)."""
-    assert data._WORD_TOKENIZER_ON_RE is not None
-    assert data._punkt_on_re() is not None
+    assert nltk_on_re.WORD_TOKENIZER_ON_RE is not None
+    assert nltk_on_re.punkt_on_re() is not None
 
 
 def test_tokenize_equals_nltk_on_hand_picked_sentences():
@@ -94,14 +95,14 @@ def test_tokenize_equals_nltk_on_hand_picked_sentences():
 
 
 def test_text_the_engines_disagree_on_goes_to_nltk():
-    """Why data.py checks every sentence for such characters: on `re`, NLTK's rules would split these
+    """Why nltk_on_re checks every sentence for such characters: on `re`, NLTK's rules would split these
     sentences differently."""
     for sentence in DISAGREEING:
-        assert data._WORD_TOKENIZER_ON_RE.tokenize(sentence) != data._NLTK_WORD_TOKENIZER.tokenize(sentence)
-        assert data._DISAGREEING_CHARACTER.search(sentence)
+        assert nltk_on_re.WORD_TOKENIZER_ON_RE.tokenize(sentence) != nltk_on_re.NLTK_WORD_TOKENIZER.tokenize(sentence)
+        assert nltk_on_re.DISAGREEING_CHARACTER.search(sentence)
         assert tokenize(sentence) == nltk_words(sentence), sentence
     for text in ["İstanbul's ınstance, ſ's and \u212a's.", "An emoji 👍'tis and 𝐛𝐨𝐥𝐝 'math' letters."]:
-        assert data._DISAGREEING_CHARACTER.search(text)  # case-insensitive look-alikes; beyond U+FFFF
+        assert nltk_on_re.DISAGREEING_CHARACTER.search(text)  # case-insensitive look-alikes; beyond U+FFFF
         assert tokenize(text) == nltk_words(text)
 
 
@@ -133,7 +134,7 @@ def test_equal_to_nltk_on_wikipedia(punkt):
         paragraphs = [line.strip() for line in lines if line.strip()][::25][:2000]
     assert len(paragraphs) >= 1000
     # Nearly every paragraph must take the fast path, or this test would only compare NLTK with itself.
-    on_nltk = sum(bool(data._DISAGREEING_CHARACTER.search(p)) for p in paragraphs)
+    on_nltk = sum(bool(nltk_on_re.DISAGREEING_CHARACTER.search(p)) for p in paragraphs)
     assert on_nltk < 0.05 * len(paragraphs)
 
     # How much faster the fast path is, is measured by benchmarks/tokenize_speed.py, not asserted here.
@@ -145,27 +146,27 @@ def test_equal_to_nltk_on_wikipedia(punkt):
 def test_patterns_that_re_would_read_differently_are_refused():
     """NLTK's internals are checked, not assumed: a `regex` flag that `re` lacks, or syntax that `re` reads
     another way, makes building the fast path fail with an error the builders catch."""
-    with pytest.raises(data._NOT_AS_EXPECTED):
-        data._on_re(nltk.redos.compile("--", regex.VERSION1))
-    with pytest.raises(data._NOT_AS_EXPECTED):
-        data._on_re(nltk.redos.compile("[[:alpha:]]+"))  # a POSIX class to `regex`, a nested set to `re`
-    with pytest.raises(data._NOT_AS_EXPECTED):
-        data._on_re(object())
-    pattern = data._on_re(nltk.redos.compile(r"(?i)\bcan(?=not)", re.U))
+    with pytest.raises(nltk_on_re.NOT_AS_EXPECTED):
+        nltk_on_re.on_re(nltk.redos.compile("--", regex.VERSION1))
+    with pytest.raises(nltk_on_re.NOT_AS_EXPECTED):
+        nltk_on_re.on_re(nltk.redos.compile("[[:alpha:]]+"))  # a POSIX class to `regex`, a nested set to `re`
+    with pytest.raises(nltk_on_re.NOT_AS_EXPECTED):
+        nltk_on_re.on_re(object())
+    pattern = nltk_on_re.on_re(nltk.redos.compile(r"(?i)\bcan(?=not)", re.U))
     assert (pattern.pattern, pattern.flags) == (r"(?i)\bcan(?=not)", re.I | re.U)
 
 
 def test_other_nltk_internals_fall_back_to_nltk(monkeypatch, punkt):
-    """Where NLTK's rules are not what data.py expects, the builders give None and NLTK does the work."""
+    """Where NLTK's rules are not what nltk_on_re expects, the builders give None and NLTK does the work."""
     monkeypatch.setattr(nltk.tokenize.NLTKWordTokenizer, "DOUBLE_DASHES",
                         (nltk.redos.compile("--", regex.VERSION1), r" -- "))
-    assert data._word_tokenizer_on_re() is None
+    assert nltk_on_re.word_tokenizer_on_re() is None
     ellipsis = nltk.redos.compile(r"\.\.+$", regex.VERSION1)
     monkeypatch.setattr(nltk.tokenize.punkt.PunktToken, "_RE_ELLIPSIS", ellipsis)
-    data._punkt_on_re.cache_clear()
+    nltk_on_re.punkt_on_re.cache_clear()
     try:
-        assert data._punkt_on_re() is None
+        assert nltk_on_re.punkt_on_re() is None
     finally:
         monkeypatch.undo()
-        data._punkt_on_re.cache_clear()
-    assert data._punkt_on_re() is not None
+        nltk_on_re.punkt_on_re.cache_clear()
+    assert nltk_on_re.punkt_on_re() is not None
