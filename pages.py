@@ -1,4 +1,4 @@
-"""The HTML pages of serve.py: the two-box form with its answer, and the model card (/about).
+"""The HTML pages of serve.py: the two-box form with its answer and why, the Search page, the model card.
 
 Every page is a string.Template filled with escaped text; the style and the script carry the nonce that the
 server's Content-Security-Policy names, so nothing else on the page may run or style it.
@@ -11,6 +11,9 @@ from string import Template
 from sbert import LABELS
 
 MAX_FIELD_CHARS = 2000  # the boxes' maxlength; serve.py refuses longer fields too
+DEFAULT_K, MAX_K = 10, 100  # search results: how many unless asked, and the most one may ask for
+# A word's shade: how many of these steps the change of probability without it reaches (0 to 4 shades)
+SHADE_STEPS = (0.01, 0.03, 0.1, 0.3)
 CHART_NAME = re.compile(r"[A-Za-z0-9_.-]+\.svg")  # a plain file name: no slashes, so no way out of the folder
 EXAMPLES = (  # (premise, hypothesis, what a good model should answer)
     ("A man is playing a guitar on stage.", "The man is performing music.", "entailment"),
@@ -29,6 +32,12 @@ table { border-collapse: collapse; } td, th { text-align: left; padding: 0.1rem 
 .bars { width: 100%; } .bars td { white-space: nowrap; padding-right: 1rem; } .bars td:nth-child(2) { width: 100%; }
 meter { width: 100%; height: 1.2rem; } img { max-width: 100%; height: auto; }
 pre { white-space: pre-wrap; background: #f6f6f6; padding: 0.6rem; }
+.words span { padding: 0 0.15rem; border-radius: 0.2rem; line-height: 1.8; } .note { font-size: 0.9rem; }
+.for1 { background: #fde6d2; } .for2 { background: #fbcb9f; } .for3 { background: #f7a762; }
+.for4 { background: #ef8a2f; } .against1 { background: #dde9f7; } .against2 { background: #b7d2f0; }
+.against3 { background: #88b4e6; } .against4 { background: #5d97db; }
+input[type=search] { width: 100%; box-sizing: border-box; font: inherit; padding: 0.4rem; }
+.results li { margin: 0.3rem 0; } .cosine { font-variant-numeric: tabular-nums; color: #555; margin-right: 0.6rem; }
 """
 
 # Every form on the page posts a premise and a hypothesis; with JavaScript the answer comes from the JSON API
@@ -47,7 +56,8 @@ for (const form of document.querySelectorAll("form")) {
 async function ask(premise, hypothesis) {
   let answer;
   try {
-    const response = await fetch("/predict", {method: "POST", body: JSON.stringify({premise, hypothesis}),
+    const body = JSON.stringify({premise, hypothesis, explain: true});
+    const response = await fetch("/predict", {method: "POST", body,
       headers: {"Content-Type": "application/json", "Accept": "application/json"}});
     answer = await response.json();
   } catch (error) {
@@ -67,8 +77,32 @@ function show(answer) {
     document.getElementById("percent-" + label).textContent = (100 * probability).toFixed(1) + "%";
   }
   document.getElementById("cosine").textContent = answer.cosine_similarity.toFixed(3);
+  document.getElementById("why").hidden = !answer.explanation;
+  if (!answer.explanation) return;
+  for (const label of document.querySelectorAll(".why-label")) label.textContent = answer.label;
+  for (const sentence of ["premise", "hypothesis"]) {
+    const words = document.getElementById("why-" + sentence);
+    words.replaceChildren();
+    for (const effect of answer.explanation[sentence]) {
+      const span = document.createElement("span");
+      span.className = shade(effect.change);
+      span.title = hover(answer.label, effect);
+      span.textContent = effect.word;
+      words.append(span, " ");
+    }
+  }
 }
-"""
+// The same shades and words as pages.py's shade() and hover(), for answers the script fills in.
+function shade(change) {
+  const level = SHADE_STEPS.filter((step) => Math.abs(change) >= step).length;
+  return level ? (change < 0 ? "for" : "against") + level : "";
+}
+function hover(label, effect) {
+  const sign = effect.change < 0 ? "\u2212" : "+";
+  return "without this word: P(" + label + ") = " + effect.probability_without.toFixed(3) +
+    " (" + sign + Math.abs(effect.change).toFixed(3) + ")";
+}
+""".replace("SHADE_STEPS", json.dumps(SHADE_STEPS), 1)
 
 LAYOUT = Template("""<!doctype html>
 <html lang="en">
@@ -79,7 +113,7 @@ LAYOUT = Template("""<!doctype html>
 <style nonce="$nonce">$style</style>
 </head>
 <body>
-<nav><a href="/">Compare two sentences</a><a href="/about">About the model</a></nav>
+<nav><a href="/">Compare two sentences</a><a href="/search">Search</a><a href="/about">About the model</a></nav>
 <main>
 $main
 </main>
@@ -94,6 +128,7 @@ INDEX = Template("""<h1>Do these sentences agree?</h1>
 <textarea id="premise" name="premise" rows="3" maxlength="$max_chars" required>$premise</textarea>
 <label for="hypothesis">Hypothesis</label>
 <textarea id="hypothesis" name="hypothesis" rows="3" maxlength="$max_chars" required>$hypothesis</textarea>
+<input type="hidden" name="explain" value="1">
 <button type="submit">Compare</button>
 </form>
 <p id="error" class="error" role="alert" $error_hidden>$error</p>
@@ -103,6 +138,17 @@ INDEX = Template("""<h1>Do these sentences agree?</h1>
 $bars
 </table>
 <p>Cosine similarity of the two sentence embeddings: <strong id="cosine">$cosine</strong></p>
+<section id="why" $why_hidden>
+<h3>Why: what each word does to <span class="why-label">$label</span></h3>
+<p class="words"><strong>Premise:</strong> <span id="why-premise">$premise_words</span></p>
+<p class="words"><strong>Hypothesis:</strong> <span id="why-hypothesis">$hypothesis_words</span></p>
+<p class="note">Each word is shaded by how much the probability of <span class="why-label">$label</span> changes
+when that word alone is left out of its sentence: <span class="for3">orange</span>, it falls (the word spoke
+for the answer); <span class="against3">blue</span>, it rises (the word spoke against it). Hover over a word
+for the numbers. Words are shown as the model reads them: lower-cased, cut at its length limit. This is a
+measurement of this model on this pair, one word at a time, not a proof of how it reasons: words that matter
+only together, such as a negation and what it negates, can each look unimportant.</p>
+</section>
 </section>
 <h2>Examples</h2>
 <ul class="examples">
@@ -116,8 +162,9 @@ def render(title, main, nonce, script=False):
     return LAYOUT.substitute(title=html.escape(title), nonce=nonce, style=STYLE, main=main, script=script_tag)
 
 
-def index_page(nonce, premise="", hypothesis="", prediction=None, error=None):
-    """The two boxes (refilled with what was sent), the answer or the error when there is one, the examples."""
+def index_page(nonce, premise="", hypothesis="", prediction=None, error=None, explanation=None):
+    """The two boxes (refilled with what was sent), the answer and why (when there is an explanation) or the
+    error, the examples."""
     probabilities = prediction.probabilities if prediction else dict.fromkeys(LABELS, 0.0)
     bars = "\n".join(
         f'<tr><td><label for="meter-{label}">{label}</label></td>'
@@ -127,14 +174,73 @@ def index_page(nonce, premise="", hypothesis="", prediction=None, error=None):
         f'<li><form method="post" action="/predict">'
         f'<input type="hidden" name="premise" value="{html.escape(p)}">'
         f'<input type="hidden" name="hypothesis" value="{html.escape(h)}">'
+        f'<input type="hidden" name="explain" value="1">'
         f'<button type="submit">{html.escape(p)} → {html.escape(h)} <small>({expected})</small></button>'
         f'</form></li>' for p, h, expected in EXAMPLES)
     main = INDEX.substitute(
         max_chars=MAX_FIELD_CHARS, premise=html.escape(premise), hypothesis=html.escape(hypothesis),
         error_hidden="" if error else "hidden", error=html.escape(error or ""),
         result_hidden="" if prediction else "hidden", label=prediction.label if prediction else "",
-        bars=bars, cosine=f"{prediction.cosine_similarity:.3f}" if prediction else "", examples=examples)
+        bars=bars, cosine=f"{prediction.cosine_similarity:.3f}" if prediction else "", examples=examples,
+        why_hidden="" if explanation else "hidden",
+        premise_words=shaded_words(explanation.premise, prediction.label) if explanation else "",
+        hypothesis_words=shaded_words(explanation.hypothesis, prediction.label) if explanation else "")
     return render("agree: do these sentences agree?", main, nonce, script=True)
+
+
+def shaded_words(effects, label):
+    """Each word in a span whose class shades it (explain.WordEffect: how leaving it out moves the label's
+    probability) and whose title gives the numbers."""
+    return " ".join(f'<span class="{shade(effect.change)}" title="{html.escape(hover(label, effect))}">'
+                    f'{html.escape(effect.word)}</span>' for effect in effects)
+
+
+def shade(change):
+    """"for1".."for4" when leaving the word out lowers the probability, "against1".."against4" when it
+    raises it, "" when the change is below the first step."""
+    level = sum(abs(change) >= step for step in SHADE_STEPS)
+    return f"{'for' if change < 0 else 'against'}{level}" if level else ""
+
+
+def hover(label, effect):
+    sign = "\u2212" if effect.change < 0 else "+"
+    return f"without this word: P({label}) = {effect.probability_without:.3f} ({sign}{abs(effect.change):.3f})"
+
+
+SEARCH = Template("""<h1>Search by meaning</h1>
+$about_index
+<form method="get" action="/search">
+<label for="q">Sentences that mean something like</label>
+<input id="q" name="q" type="search" maxlength="$max_chars" value="$query" required>
+<label for="k">How many</label>
+<input id="k" name="k" type="number" min="1" max="$max_k" value="$k">
+<button type="submit">Search</button>
+</form>
+<p id="error" class="error" role="alert" $error_hidden>$error</p>
+$results
+""")
+
+
+def search_page(nonce, index, query="", k=DEFAULT_K, results=None, error=None):
+    """The search form (refilled with what was sent), what the index holds or how to add one, the results
+    (sentence and cosine, best first) or the error."""
+    if index is None:
+        about_index = ("<p>This server has no sentences to search. Start it with <code>python serve.py --model "
+                       "DIR --index FILE</code>, where FILE is a .txt or .gz file with one sentence per line, or "
+                       "a data set such as <code>snli:test</code> (its distinct sentences); <code>make demo</code>"
+                       " does this.</p>")
+    else:
+        about_index = (f"<p>{len(index):,} sentences of <strong>{html.escape(index.name)}</strong>, each encoded "
+                       "once when the server started. A search encodes only your query and ranks them all by "
+                       "the cosine of its embedding with theirs: one forward pass per query, not one per pair. "
+                       "That is what Sentence-BERT was made for.</p>")
+    rows = "\n".join(f'<li><span class="cosine">{cosine:.3f}</span>{html.escape(sentence)}</li>'
+                      for sentence, cosine in results or ())
+    main = SEARCH.substitute(
+        about_index=about_index, max_chars=MAX_FIELD_CHARS, query=html.escape(query), max_k=MAX_K,
+        k=html.escape(str(k)), error_hidden="" if error else "hidden", error=html.escape(error or ""),
+        results=f'<ol class="results">\n{rows}\n</ol>' if results else "")
+    return render("agree: search by meaning", main, nonce)
 
 
 def settings_table(values, prefix=""):

@@ -1,18 +1,24 @@
 """Serve a fine-tuned Sentence-BERT as a two-box web page and a small JSON API, with the standard library.
 
-    python serve.py --model runs/sbert [--host 127.0.0.1] [--port 8000] [--quiet]
+    python serve.py --model runs/sbert [--index FILE_OR_SPEC] [--host 127.0.0.1] [--port 8000] [--quiet]
 
 Endpoints:
-    GET  /                  the page: premise and hypothesis boxes, example pairs, the answer
+    GET  /                  the page: premise and hypothesis boxes, example pairs, the answer and why
     POST /predict           {"premise", "hypothesis"} -> {"label", "probabilities", "cosine_similarity"};
-                            a form post (application/x-www-form-urlencoded) gets the page back instead,
-                            unless its Accept header asks for JSON
+                            with ?explain=1 or "explain": true also "explanation": for each word of each
+                            sentence, the predicted label's probability without it (explain.py). A form post
+                            (application/x-www-form-urlencoded) gets the page back instead, unless its Accept
+                            header asks for JSON
+    GET|POST /search        q, k (1 to 100, default 10) -> {"query", "k", "index", "results": [{"sentence",
+                            "cosine"}]}, best first, over the sentences of --index (search.py); the Search page
+                            for browsers and form posts
     GET  /health            {"status": "ok", "model": <name of the model directory>}
     GET  /about             the model card: configuration, training arguments, evaluation report, charts
     GET  /charts/<name>.svg a chart from the model directory
 
 The page works without JavaScript (the form posts to /predict and the answer comes back as a new page) and
-with it (a small script asks the JSON API and fills in the answer without reloading).
+with it (a small script asks the JSON API and fills in the answer without reloading). Any answer comes as
+JSON when the Accept header names application/json or the URL holds format=json.
 """
 import argparse
 import json
@@ -23,13 +29,17 @@ import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import urlsplit
 
-from pages import CHART_NAME, MAX_FIELD_CHARS, about_page, index_page
+from batching import EncodingBatcher
+from explain import explain
+from pages import CHART_NAME, DEFAULT_K, about_page, index_page, search_page
+from request_fields import HttpError, flag, parse_fields, parse_form_body, parse_json_body, search_request, \
+    sentence_pair
 from sbert import SentenceBERT
+from search import build_index
 
 MAX_BODY_BYTES = 64 * 1024
-FIELDS = ("premise", "hypothesis")
 CLIENT_TIMEOUT_SECONDS = 10  # per socket read or write: a stalled client loses its connection, not the server
 
 
@@ -46,59 +56,6 @@ def load_model(directory):
         raise SystemExit(f"{directory} is not a complete Sentence-BERT checkpoint: {error}") from None
 
 
-# --- request bodies --------------------------------------------------------------------------------------
-
-class HttpError(Exception):
-    """An answer other than 200, with a message for the person who sent the request."""
-
-    def __init__(self, status, message, headers=()):
-        super().__init__(message)
-        self.status, self.message, self.headers = status, message, headers
-
-
-def parse_json_body(body):
-    try:
-        return json.loads(body.decode("utf-8"))
-    except UnicodeDecodeError:
-        raise HttpError(400, "the request body is not valid UTF-8") from None
-    except (json.JSONDecodeError, RecursionError) as error:
-        raise HttpError(400, f"the request body is not valid JSON ({error})") from None
-
-
-def parse_form_body(body):
-    """Form fields as {name: first value}; percent-escapes must decode to UTF-8 too."""
-    if body.lstrip().startswith(b"{"):  # `curl -d '{...}'` sends JSON labelled as a form
-        raise HttpError(400, "the body looks like JSON: send it with Content-Type: application/json")
-    try:
-        fields = parse_qs(body.decode("utf-8"), keep_blank_values=True, errors="strict", max_num_fields=20)
-    except UnicodeDecodeError:
-        raise HttpError(400, "the form is not valid UTF-8") from None
-    except ValueError:
-        raise HttpError(400, "the form has too many fields") from None
-    return {name: values[0] for name, values in fields.items()}
-
-
-def sentence_pair(values):
-    """The premise and hypothesis from a parsed body, or an HttpError naming the field at fault."""
-    if not isinstance(values, dict):
-        raise HttpError(400, 'the body must be a JSON object: {"premise": "...", "hypothesis": "..."}')
-    for field in FIELDS:
-        if field not in values:
-            raise HttpError(400, f"missing field: {field}")
-        text = values[field]
-        if not isinstance(text, str):
-            raise HttpError(400, f"{field} must be a string, not {json.dumps(text)[:40]}")
-        if not text.strip():
-            raise HttpError(400, f"{field} is empty")
-        if len(text) > MAX_FIELD_CHARS:
-            raise HttpError(413, f"{field} is longer than {MAX_FIELD_CHARS:,} characters")
-        try:
-            text.encode("utf-8")  # JSON can smuggle in lone surrogates, which no page could show
-        except UnicodeEncodeError:
-            raise HttpError(400, f"{field} is not valid Unicode text") from None
-    return values["premise"], values["hypothesis"]
-
-
 # --- the server ------------------------------------------------------------------------------------------
 
 # The page's own script and style carry a fresh random nonce on each response; nothing else may run or style
@@ -110,31 +67,49 @@ DATA_POLICY = "default-src 'none'; frame-ancestors 'none'"  # JSON and SVG: noth
 
 
 class AgreeServer(ThreadingHTTPServer):
-    """One thread per connection, so a slow client holds only its own thread; one model, behind a lock."""
+    """One thread per connection, so a slow client holds only its own thread; one model, behind a lock.
 
-    def __init__(self, address, model, model_dir, quiet=False, client_timeout=CLIENT_TIMEOUT_SECONDS):
+    `client_timeout` (seconds per socket read or write, None for no limit) is a parameter so that tests can
+    choose it rather than race it."""
+
+    def __init__(self, address, model, model_dir, quiet=False, client_timeout=CLIENT_TIMEOUT_SECONDS,
+                 index=None):
         self.address_family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
         super().__init__(address, Handler)
-        self.model, self.model_dir = model.eval(), Path(model_dir).resolve()
+        self.model, self.model_dir, self.index = model.eval(), Path(model_dir).resolve(), index
         self.quiet, self.client_timeout = quiet, client_timeout
         # `encode` flips the model into eval mode and back around every call, which races between threads if
-        # the model ever were in training mode; and one CPU forward pass already uses every core, so
-        # answering one request at a time costs little.
+        # the model ever were in training mode; and one CPU forward pass already uses every core. So the
+        # model runs for one caller at a time, and the sentences of requests that arrive together are
+        # encoded as one batch (batching.py), which costs far less than one pass each.
         self.model_lock = threading.Lock()
+        self.encoder = EncodingBatcher(self.model.encode, self.model_lock)
 
     def predict(self, premise, hypothesis):
+        u, v = self.encoder.encode([premise, hypothesis])
+        return self.model.verdict(u, v)
+
+    def explain(self, premise, hypothesis):
         with self.model_lock:
-            return self.model.predict(premise, hypothesis)
+            return explain(self.model, premise, hypothesis)
+
+    def search(self, query, k):
+        return self.index.search(self.encoder.encode([query])[0], k)
 
     def handle_error(self, request, client_address):
         if not isinstance(sys.exc_info()[1], ConnectionError):  # a client that hung up needs no traceback
             super().handle_error(request, client_address)
 
+    def server_close(self):
+        super().server_close()
+        self.encoder.close()
+
 
 def make_server(model, model_dir, host="127.0.0.1", port=8000, quiet=False,
-                client_timeout=CLIENT_TIMEOUT_SECONDS):
-    """A server bound and ready; call serve_forever() on it (port 0 picks a free port)."""
-    return AgreeServer((host, port), model, model_dir, quiet, client_timeout)
+                client_timeout=CLIENT_TIMEOUT_SECONDS, index=None):
+    """A server bound and ready; call serve_forever() on it (port 0 picks a free port). `index`: a
+    search.SentenceIndex for /search, or None."""
+    return AgreeServer((host, port), model, model_dir, quiet, client_timeout, index)
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -151,12 +126,15 @@ class Handler(BaseHTTPRequestHandler):
         if path.startswith("/charts/"):
             return {"GET": self.get_chart}
         return {"/": {"GET": self.get_index}, "/predict": {"POST": self.post_predict},
+                "/search": {"GET": self.get_search, "POST": self.post_search},
                 "/health": {"GET": self.get_health}, "/about": {"GET": self.get_about}}.get(path)
 
     def answer(self):
         self.form = {}  # what a form post sent, to refill the boxes if the answer is an error page
-        path = urlsplit(self.path).path
+        self.query = {}  # the URL's fields
+        path, query = urlsplit(self.path)[2:4]
         try:
+            self.query = parse_fields(query, "the URL's query")
             endpoints = self.endpoints(path)
             if endpoints is None:
                 raise HttpError(404, f"nothing at {path}")
@@ -195,19 +173,41 @@ class Handler(BaseHTTPRequestHandler):
         self.send(200, chart.read_bytes(), "image/svg+xml", [("Content-Security-Policy", DATA_POLICY)])
 
     def post_predict(self, path):
-        if self.is_form():
-            self.form = parse_form_body(self.read_body())
-            values = self.form
-        elif self.content_type() == "application/json":
-            values = parse_json_body(self.read_body())
-        else:
-            raise HttpError(415, "send application/json or application/x-www-form-urlencoded")
+        values = self.read_values()
         premise, hypothesis = sentence_pair(values)
-        prediction = self.server.predict(premise, hypothesis)
-        if self.wants_html():
-            self.send_html(200, index_page, premise=premise, hypothesis=hypothesis, prediction=prediction)
+        if flag(self.query, "explain") or flag(values, "explain"):
+            explanation = self.server.explain(premise, hypothesis)
+            prediction, answer = explanation.prediction, explanation.to_dict()
         else:
-            self.send_json(200, prediction.to_dict())
+            explanation, prediction = None, self.server.predict(premise, hypothesis)
+            answer = prediction.to_dict()
+        if self.wants_html():
+            self.send_html(200, index_page, premise=premise, hypothesis=hypothesis, prediction=prediction,
+                           explanation=explanation)
+        else:
+            self.send_json(200, answer)
+
+    def get_search(self, path):
+        self.form = self.query
+        if "q" not in self.query and self.wants_html():
+            self.send_html(200, search_page, index=self.server.index)  # the empty form
+        else:
+            self.answer_search(self.query)
+
+    def post_search(self, path):
+        self.answer_search(self.read_values())
+
+    def answer_search(self, values):
+        query, k = search_request(values)
+        if self.server.index is None:
+            raise HttpError(404, "this server has no sentence index: start serve.py with --index FILE "
+                                 "(one sentence per line, .txt or .gz) or --index snli:test")
+        results = self.server.search(query, k)
+        if self.wants_html():
+            self.send_html(200, search_page, index=self.server.index, query=query, k=k, results=results)
+        else:
+            self.send_json(200, {"query": query, "k": k, "index": self.server.index.name,
+                                 "results": [{"sentence": s, "cosine": c} for s, c in results]})
 
     # --- reading requests
 
@@ -218,10 +218,20 @@ class Handler(BaseHTTPRequestHandler):
     def is_form(self):
         return self.command == "POST" and self.content_type() == "application/x-www-form-urlencoded"
 
+    def read_values(self):
+        """The fields of a POST body, sent as a form or as a JSON object."""
+        if self.is_form():
+            self.form = parse_form_body(self.read_body())
+            return self.form
+        if self.content_type() == "application/json":
+            return parse_json_body(self.read_body())
+        raise HttpError(415, "send application/json or application/x-www-form-urlencoded")
+
     def wants_html(self):
-        """JSON when the Accept header names it; a page for form posts and for browsers otherwise."""
+        """JSON when the Accept header names it or the URL says format=json; a page for form posts and for
+        browsers otherwise."""
         accept = self.headers.get("Accept", "")
-        if "application/json" in accept:
+        if "application/json" in accept or self.query.get("format") == "json":
             return False
         return self.is_form() or (self.command != "POST" and "text/html" in accept)
 
@@ -267,7 +277,11 @@ class Handler(BaseHTTPRequestHandler):
         self.send(status, body, "text/html; charset=utf-8", [("Content-Security-Policy", policy), *headers])
 
     def send_error_answer(self, error):
-        if self.wants_html():
+        if self.wants_html() and urlsplit(self.path).path == "/search":
+            self.send_html(error.status, search_page, error.headers, error=error.message,
+                           index=self.server.index, query=str(self.form.get("q", "")),
+                           k=str(self.form.get("k", DEFAULT_K)))
+        elif self.wants_html():
             self.send_html(error.status, index_page, error.headers, error=error.message,
                            premise=str(self.form.get("premise", "")),
                            hypothesis=str(self.form.get("hypothesis", "")))
@@ -284,6 +298,11 @@ class Handler(BaseHTTPRequestHandler):
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", required=True, help="a fine-tuned checkpoint directory (finetune.py --out)")
+    parser.add_argument("--index", help="sentences for the Search page: a .txt or .gz file with one sentence "
+                                        "per line, or data-set specs (snli:test: its distinct sentences)")
+    parser.add_argument("--data-dir", default="data", help="where data-set specs of --index are found")
+    parser.add_argument("--cache-dir", default=".cache",
+                        help="where the embeddings of --index are kept between starts (never the data directory)")
     parser.add_argument("--host", default="127.0.0.1",
                         help="address to listen on; the default, loopback, keeps it on this machine")
     parser.add_argument("--port", type=int, default=8000, help="port to listen on (0 picks a free one)")
@@ -291,11 +310,20 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
+def load_index(model, args):
+    """The search index of --index, or SystemExit with a message naming the file (and line) at fault."""
+    try:
+        return build_index(model, args.index, args.data_dir, args.cache_dir)
+    except (OSError, ValueError) as error:
+        raise SystemExit(f"cannot build the search index: {error}") from None
+
+
 def main(argv=None):
     args = parse_args(argv)
     model = load_model(args.model)
+    index = load_index(model, args) if args.index else None
     try:
-        server = make_server(model, args.model, args.host, args.port, args.quiet)
+        server = make_server(model, args.model, args.host, args.port, args.quiet, index=index)
     except OSError as error:
         raise SystemExit(f"cannot listen on {args.host}:{args.port}: {error.strerror or error}") from None
     host, port = server.server_address[:2]

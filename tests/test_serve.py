@@ -1,43 +1,55 @@
+"""The web server, through real HTTP on a free loopback port. No test depends on how fast anything runs:
+where a test needs requests to overlap it holds the model's lock and waits on a condition, and where it
+needs a client to stall it chooses the server's timeout (None: wait for ever) instead of racing it. Every
+timeout a client sets here is a guard against a hung test, far longer than any answer takes."""
 import contextlib
 import http.client
 import json
 import re
 import socket
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 import pytest
-import torch
 
-from bert import BertConfig
-from data import SPECIAL_TOKENS, Vocab
+from explain import explain
 from pages import EXAMPLES
-from sbert import LABELS, Prediction, SentenceBERT, SentenceBertConfig
+from sbert import LABELS, SentenceBERT
+from search import build_index
 import serve
 from serve import main, make_server
+from tiny_sbert import tiny_sbert
 
-WORDS = "a man woman dog is playing guitar sleeping on stage the music performing runs .".split()
 INJECTION = "<script>alert(1)</script>"
+GUARD_SECONDS = 60  # a client's timeout: only a hung server ever reaches it
+INDEX_SENTENCES = ["a man is playing guitar on stage .", "the dog runs", "a woman is sleeping",
+                   "the music is performing", "a dog is sleeping on the stage", INJECTION]
 
 
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory):
     """A tiny untrained Sentence-BERT saved the way finetune.py saves one."""
-    vocab = Vocab(SPECIAL_TOKENS + tuple(WORDS))
-    torch.manual_seed(0)
-    model = SentenceBERT(SentenceBertConfig(BertConfig.preset("tiny", vocab_size=len(vocab))), vocab)
     directory = tmp_path_factory.mktemp("models") / "tiny-sbert"
-    model.save(directory)
+    tiny_sbert().save(directory)
     return directory
 
 
+@pytest.fixture(scope="module")
+def index_file(tmp_path_factory):
+    path = tmp_path_factory.mktemp("data") / "sentences.txt"
+    path.write_text("".join(sentence + "\n" for sentence in INDEX_SENTENCES), encoding="utf-8")
+    return path
+
+
 @contextlib.contextmanager
-def running(directory, client_timeout=2):
-    """A real server on a free port, answering from a background thread."""
-    server = make_server(SentenceBERT.load(directory), directory, port=0, quiet=True,
-                         client_timeout=client_timeout)
+def running(directory, client_timeout=2, index_file=None, cache_dir=None):
+    """A real server on a free port, answering from a background thread; with a search index when given
+    a file of sentences."""
+    model = SentenceBERT.load(directory)
+    index = index_file and build_index(model, str(index_file), cache_dir=cache_dir, progress=False,
+                                       log=lambda line: None)
+    server = make_server(model, directory, port=0, quiet=True, client_timeout=client_timeout, index=index)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     try:
@@ -61,6 +73,12 @@ def port(checkpoint):
 
 
 @pytest.fixture(scope="module")
+def search_server(checkpoint, index_file, tmp_path_factory):
+    with running(checkpoint, index_file=index_file, cache_dir=tmp_path_factory.mktemp("cache")) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
 def evaluated_port(checkpoint, tmp_path_factory):
     """A server for a checkpoint that finetune.py and evaluate.py have both written into; beside it, and
     below it, charts that must stay out of reach."""
@@ -78,7 +96,7 @@ def evaluated_port(checkpoint, tmp_path_factory):
 
 def request(port, method, path, body=None, headers=None):
     """(status, headers, body text) of one request."""
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=GUARD_SECONDS)
     try:
         connection.request(method, path, body=body, headers=headers or {})
         response = connection.getresponse()
@@ -87,23 +105,25 @@ def request(port, method, path, body=None, headers=None):
         connection.close()
 
 
-def post_json(port, value):
+def post_json(port, value, path="/predict"):
     body = value if isinstance(value, bytes) else json.dumps(value).encode("utf-8")
-    status, headers, text = request(port, "POST", "/predict", body, {"Content-Type": "application/json"})
+    status, headers, text = request(port, "POST", path, body, {"Content-Type": "application/json"})
     return status, headers, json.loads(text)
 
 
-def post_form(port, fields, accept="text/html"):
+def post_form(port, fields, accept="text/html", path="/predict"):
     body = fields if isinstance(fields, bytes) else urlencode(fields).encode("ascii")
-    return request(port, "POST", "/predict", body,
+    return request(port, "POST", path, body,
                    {"Content-Type": "application/x-www-form-urlencoded", "Accept": accept})
 
 
-def raw_request(port, data, timeout=5):
-    """Send bytes as they are (no header added) and return the status line's code."""
-    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as connection:
+def raw_request(port, data):
+    """Send bytes as they are (no header added) and return the status line's code. A server that waited
+    for more than was sent would hang up after its client timeout without answering: no status line."""
+    with socket.create_connection(("127.0.0.1", port), timeout=GUARD_SECONDS) as connection:
         connection.sendall(data)
         answer = connection.makefile("rb").readline()
+    assert answer.startswith(b"HTTP/"), f"no answer, the server hung up: {answer!r}"
     return int(answer.split()[1])
 
 
@@ -136,7 +156,7 @@ def test_page_script_and_style_run_only_with_the_nonce_of_the_response(port):
 
 
 def test_head_answers_the_headers_of_get_without_a_body(port):
-    with socket.create_connection(("127.0.0.1", port), timeout=5) as connection:
+    with socket.create_connection(("127.0.0.1", port), timeout=GUARD_SECONDS) as connection:
         connection.sendall(b"HEAD / HTTP/1.0\r\n\r\n")
         answer = connection.makefile("rb").read()  # the server closes the connection after one answer
     head, body = answer.split(b"\r\n\r\n", 1)
@@ -231,7 +251,7 @@ def test_other_body_types_are_refused(port):
 def test_a_body_over_64_kib_is_refused_from_its_content_length_before_it_is_read(port):
     # Only the headers are sent: a server that waited for the body would time out instead of answering.
     headers = b"POST /predict HTTP/1.1\r\nContent-Type: application/json\r\nContent-Length: 65537\r\n\r\n"
-    assert raw_request(port, headers, timeout=1.5) == 413  # the server waits 2 s for a stalled client
+    assert raw_request(port, headers) == 413
     status, _, answer = post_json(port, b" " * (64 * 1024 - 2) + b"{}")  # exactly 64 KiB is read
     assert status == 400 and "premise" in answer["error"]
 
@@ -244,12 +264,12 @@ def test_a_body_over_64_kib_is_refused_from_its_content_length_before_it_is_read
 ])
 def test_a_post_without_a_usable_content_length_is_refused(port, headers, status):
     start = b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-    assert raw_request(port, start + headers + b"\r\n", timeout=1.5) == status
+    assert raw_request(port, start + headers + b"\r\n") == status
 
 
 def test_a_body_cut_short_of_its_content_length_is_refused(port):
     body = b'{"premise": "a dog", "hypothesis": "a man"}'
-    with socket.create_connection(("127.0.0.1", port), timeout=5) as connection:
+    with socket.create_connection(("127.0.0.1", port), timeout=GUARD_SECONDS) as connection:
         connection.sendall(b"POST /predict HTTP/1.0\r\nContent-Length: %d\r\n\r\n" % (len(body) + 10) + body)
         connection.shutdown(socket.SHUT_WR)  # the client is done: the ten missing bytes will never come
         head, text = connection.makefile("rb").read().split(b"\r\n\r\n", 1)
@@ -311,28 +331,193 @@ def test_charts_serve_only_svg_files_named_plainly_in_the_model_directory(evalua
     assert status == 404 and "<svg>" not in text and "kind" not in text
 
 
+# --- why: occlusion -------------------------------------------------------------------------------------
+
+PAIR = {"premise": "a man is playing guitar on the stage", "hypothesis": "the man is sleeping"}
+
+
+def test_predict_with_explain_adds_each_word_and_is_what_explain_computes(port, checkpoint):
+    expected = explain(SentenceBERT.load(checkpoint), PAIR["premise"], PAIR["hypothesis"]).to_dict()
+    for path, body in (("/predict?explain=1", PAIR), ("/predict", {**PAIR, "explain": True})):
+        status, _, text = request(port, "POST", path, json.dumps(body), {"Content-Type": "application/json"})
+        answer = json.loads(text)
+        assert status == 200 and answer == expected
+        assert [effect["word"] for effect in answer["explanation"]["premise"]] == PAIR["premise"].split()
+        assert set(answer["explanation"]["hypothesis"][0]) == {"word", "probability_without", "change"}
+    status, _, answer = post_json(port, {**PAIR, "explain": False})
+    assert status == 200 and "explanation" not in answer
+
+
+@pytest.mark.parametrize("path, body", [
+    ("/predict?explain=maybe", PAIR), ("/predict", {**PAIR, "explain": "yes please"}),
+    ("/predict", {**PAIR, "explain": 2}), ("/predict", {**PAIR, "explain": 1.0}),
+])
+def test_an_explain_flag_that_is_neither_true_nor_false_is_refused(port, path, body):
+    status, _, text = request(port, "POST", path, json.dumps(body), {"Content-Type": "application/json"})
+    assert status == 400 and "explain must be true or false" in json.loads(text)["error"]
+
+
+def test_the_page_shades_each_word_escaped_with_the_numbers_on_hover_and_says_what_that_means(port):
+    status, _, page = post_form(port, {"premise": INJECTION + " a dog", "hypothesis": "the dog", "explain": "1"})
+    assert status == 200 and '<section id="why" >' in page
+    premise = re.search(r'<span id="why-premise">(.*?)</span></p>', page).group(1)
+    words = re.findall(r'<span class="(?:(?:for|against)[1-4])?" title="without this word: P\((\w+)\) = '
+                       r'(\d\.\d{3}) \([\u2212+]\d\.\d{3}\)">([^<]*)</span>', premise)
+    assert [word for _, _, word in words] == ["&lt;", "script", "&gt;", "alert", "(", "1", ")", "&lt;", "/script",
+                                             "&gt;", "a", "dog"]
+    label = re.search(r'<span id="label">(\w+)</span>', page).group(1)
+    assert {shown for shown, _, _ in words} == {label}
+    assert INJECTION not in page
+    assert "not a proof" in page and "left out" in page
+
+
+def test_a_page_without_explanation_hides_the_why_section(port):
+    _, _, page = request(port, "GET", "/", headers={"Accept": "text/html"})
+    assert '<section id="why" hidden>' in page and 'name="explain" value="1"' in page
+
+
+# --- search -----------------------------------------------------------------------------------------------
+
+def search(server, method="GET", accept="application/json", **fields):
+    port = server.server_address[1]
+    if method == "GET":
+        return request(port, "GET", "/search?" + urlencode(fields), headers={"Accept": accept})
+    return request(port, "POST", "/search", json.dumps(fields), {"Content-Type": "application/json",
+                                                                  "Accept": accept})
+
+
+def test_search_answers_the_indexs_ranking_as_json_by_get_and_post(search_server):
+    expected = [{"sentence": s, "cosine": c} for s, c in search_server.index.search(
+        search_server.model.encode(["a man is playing music"])[0], 3)]
+    assert len(expected) == 3
+    for method in ("GET", "POST"):
+        status, headers, text = search(search_server, method, q="a man is playing music", k=3)
+        assert status == 200 and headers["Content-Type"] == "application/json"
+        answer = json.loads(text)
+        assert answer["query"] == "a man is playing music" and answer["k"] == 3
+        assert answer["index"].endswith("sentences.txt")
+        assert [r["sentence"] for r in answer["results"]] == [r["sentence"] for r in expected]
+        assert [r["cosine"] for r in answer["results"]] == pytest.approx([r["cosine"] for r in expected], abs=1e-5)
+
+
+def test_search_defaults_to_ten_results_and_k_beyond_the_index_gives_all(search_server):
+    _, _, text = search(search_server, q="the dog")
+    assert len(json.loads(text)["results"]) == len(INDEX_SENTENCES)  # fewer than 10 in the fixture
+    _, _, text = search(search_server, q="the dog", k=100)
+    assert sorted(r["sentence"] for r in json.loads(text)["results"]) == sorted(INDEX_SENTENCES)
+
+
+def test_format_json_in_the_url_beats_a_browsers_accept_header(search_server):
+    status, headers, text = search(search_server, accept="text/html", q="the dog", k=2, format="json")
+    assert status == 200 and headers["Content-Type"] == "application/json" and len(json.loads(text)["results"]) == 2
+
+
+def test_the_search_page_lists_results_escaped_best_first(search_server):
+    status, headers, page = search(search_server, accept="text/html", q=INJECTION, k=100)
+    assert status == 200 and headers["Content-Type"].startswith("text/html")
+    cosines = [float(c) for c in re.findall(r'<li><span class="cosine">(-?\d\.\d{3})</span>', page)]
+    assert len(cosines) == len(INDEX_SENTENCES) and cosines == sorted(cosines, reverse=True)
+    assert INJECTION not in page and f'</span>{INJECTION.replace("<", "&lt;").replace(">", "&gt;")}</li>' in page
+    assert 'value="&lt;script&gt;alert(1)&lt;/script&gt;"' in page  # the query, refilled and escaped
+    assert "6 sentences of <strong>" in page
+
+
+def test_the_search_page_without_a_query_is_the_empty_form(search_server):
+    status, _, page = search(search_server, accept="text/html")
+    assert status == 200 and '<form method="get" action="/search">' in page and "<ol" not in page
+
+
+def test_a_search_form_post_gets_the_page(search_server):
+    status, headers, page = post_form(search_server.server_address[1], {"q": "a dog", "k": "2"}, path="/search")
+    assert status == 200 and headers["Content-Type"].startswith("text/html") and page.count("<li><span") == 2
+
+
+@pytest.mark.parametrize("fields, status, named", [
+    ({}, 400, "missing field: q"),
+    ({"q": ""}, 400, "q is empty"),
+    ({"q": " \t\n"}, 400, "q is empty"),
+    ({"q": "x" * 2001}, 413, "q is longer than 2,000 characters"),
+    ({"q": "a dog", "k": "0"}, 400, "k must be a whole number from 1 to 100"),
+    ({"q": "a dog", "k": "101"}, 400, "k must be a whole number from 1 to 100"),
+    ({"q": "a dog", "k": "ten"}, 400, 'not "ten"'),
+    ({"q": "a dog", "k": "2.5"}, 400, "k must be"),
+    ({"q": "a dog", "k": "-3"}, 400, "k must be"),
+    ({"q": "a dog", "k": ""}, 400, "k must be"),
+    ({"q": "a dog", "k": "9" * 5000}, 400, "k must be"),
+])
+def test_bad_search_requests_by_get_say_what_is_wrong(search_server, fields, status, named):
+    answer_status, headers, text = search(search_server, **fields)
+    assert answer_status == status and named in json.loads(text)["error"]
+
+
+@pytest.mark.parametrize("body, named", [
+    ({"q": "a dog", "k": 2.0}, "not 2.0"), ({"q": "a dog", "k": True}, "not true"),
+    ({"q": "a dog", "k": None}, "not null"), ({"q": 7}, "q must be a string"), (["a dog"], "JSON object"),
+    ({"q": "a dog", "k": 10 ** 100}, "k must be"),
+])
+def test_bad_search_requests_by_json_say_what_is_wrong(search_server, body, named):
+    status, _, answer = post_json(search_server.server_address[1], body, path="/search")
+    assert status == 400 and named in answer["error"]
+
+
+def test_a_json_number_too_long_to_read_is_a_clear_error(search_server):
+    status, _, answer = post_json(search_server.server_address[1], b'{"q": "a", "k": ' + b"9" * 5000 + b"}",
+                                  path="/search")
+    assert status == 400 and "not valid JSON" in answer["error"]
+
+
+def test_search_errors_in_a_browser_come_back_on_the_search_page_escaped(search_server):
+    status, _, page = search(search_server, accept="text/html", q=INJECTION, k="many")
+    assert status == 400 and '<form method="get" action="/search">' in page
+    assert 'role="alert" >k must be a whole number from 1 to 100, not &quot;many&quot;</p>' in page
+    assert INJECTION not in page and 'value="many"' in page
+
+
+def test_without_an_index_the_search_page_says_how_to_add_one(port):
+    status, _, page = request(port, "GET", "/search", headers={"Accept": "text/html"})
+    assert status == 200 and "no sentences to search" in page and "--index FILE" in page
+    status, _, text = request(port, "GET", "/search?q=a+dog", headers={"Accept": "application/json"})
+    assert status == 404 and "start serve.py with --index" in json.loads(text)["error"]
+
+
+def test_every_page_links_to_search(port):
+    for path in ("/", "/about", "/search"):
+        assert '<a href="/search">Search</a>' in request(port, "GET", path, headers={"Accept": "text/html"})[2]
+
+
 # --- robustness -----------------------------------------------------------------------------------------
 
-def test_stalled_clients_neither_block_others_nor_keep_their_connection(checkpoint):
-    with running(checkpoint, client_timeout=2) as server:
+def stalled_clients(port):
+    """Two connections that stop half-way: one inside the request line, one inside the body."""
+    half_line = socket.create_connection(("127.0.0.1", port), timeout=GUARD_SECONDS)
+    half_line.sendall(b"GET /hea")
+    half_body = socket.create_connection(("127.0.0.1", port), timeout=GUARD_SECONDS)
+    half_body.sendall(b'POST /predict HTTP/1.1\r\nContent-Length: 99\r\n\r\n{"pr')
+    return half_line, half_body
+
+
+def test_stalled_clients_do_not_block_others(checkpoint):
+    with running(checkpoint, client_timeout=None) as server:  # the server waits for them for ever
         port = server.server_address[1]
-        half_line = socket.create_connection(("127.0.0.1", port))
-        half_line.sendall(b"GET /hea")
-        half_body = socket.create_connection(("127.0.0.1", port))
-        half_body.sendall(b'POST /predict HTTP/1.1\r\nContent-Length: 99\r\n\r\n{"pr')
-        started = time.monotonic()
-        for _ in range(5):
-            assert request(port, "GET", "/health")[0] == 200
-            assert post_json(port, {"premise": "a dog", "hypothesis": "a man"})[0] == 200
-        for stalled in (half_line, half_body):
-            stalled.setblocking(False)
-            with pytest.raises(BlockingIOError):  # still connected, still waited for: the others went first
-                stalled.recv(1024)
-        for stalled in (half_line, half_body):
-            stalled.settimeout(5)
-            assert stalled.recv(1024) == b""  # then the server hung up on it
-            stalled.close()
-        assert time.monotonic() - started < 4
+        stalled = stalled_clients(port)
+        try:
+            for _ in range(5):
+                assert request(port, "GET", "/health")[0] == 200
+                assert post_json(port, {"premise": "a dog", "hypothesis": "a man"})[0] == 200
+            for connection in stalled:
+                connection.setblocking(False)
+                with pytest.raises(BlockingIOError):  # still connected and waited for: the others went first
+                    connection.recv(1024)
+        finally:
+            for connection in stalled:
+                connection.close()
+
+
+def test_stalled_clients_lose_their_connection_after_the_client_timeout(checkpoint):
+    with running(checkpoint, client_timeout=0.1) as server:
+        for connection in stalled_clients(server.server_address[1]):
+            with connection:
+                assert connection.recv(1024) == b""  # the server hung up without an answer
 
 
 def test_200_requests_from_8_threads_all_get_their_own_answer(port, checkpoint):
@@ -348,26 +533,48 @@ def test_200_requests_from_8_threads_all_get_their_own_answer(port, checkpoint):
         answers = list(pool.map(ask, pairs))
     assert [status for status, _ in answers] == [200] * 200
     for (_, answer), wanted in zip(answers, expected):
-        assert answer == wanted
+        assert_same_answer(answer, wanted)
 
 
-def test_the_model_answers_one_request_at_a_time(checkpoint):
-    class SlowModel:
-        inside = most_inside = 0
+def assert_same_answer(answer, wanted):
+    """The same prediction up to float rounding: sentences padded in a bigger batch are the same
+    arithmetic, in another order of summation."""
+    assert answer["label"] == wanted["label"]
+    assert answer["probabilities"] == pytest.approx(wanted["probabilities"], abs=1e-6)
+    assert answer["cosine_similarity"] == pytest.approx(wanted["cosine_similarity"], abs=1e-6)
 
-        def predict(self, premise, hypothesis):
-            self.inside += 1
-            self.most_inside = max(self.most_inside, self.inside)
-            time.sleep(0.05)
-            self.inside -= 1
-            return Prediction("neutral", dict.fromkeys(LABELS, 1 / 3), 0.5)
 
+def test_requests_that_arrive_together_are_encoded_as_one_batch_with_the_answers_of_one_at_a_time(checkpoint):
+    model = SentenceBERT.load(checkpoint)
+    pairs = [(f"a {'man ' * (i + 1)}is playing", f"the dog {'runs ' * (3 * i % 5)}") for i in range(8)]
     with running(checkpoint) as server:
-        server.model = model = SlowModel()
-        with ThreadPoolExecutor(max_workers=4) as pool:
-            answers = list(pool.map(lambda _: post_json(server.server_address[1], {"premise": "a",
-                                                                                 "hypothesis": "b"}), range(4)))
-    assert [status for status, _, _ in answers] == [200] * 4 and model.most_inside == 1
+        batches, encode = [], server.encoder.encode_batch
+        server.encoder.encode_batch = lambda sentences: batches.append(len(sentences)) or encode(sentences)
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            with server.model_lock:  # the model is busy, so every request has to wait for it
+                answers = [pool.submit(post_json, server.server_address[1], {"premise": p, "hypothesis": h})
+                           for p, h in pairs]
+                with server.encoder.arrived:
+                    assert server.encoder.arrived.wait_for(lambda: len(server.encoder.waiting) == 8,
+                                                           timeout=GUARD_SECONDS)
+            answers = [answer.result() for answer in answers]
+    assert batches == [16]  # eight premises and eight hypotheses in one forward pass
+    for (status, _, answer), (premise, hypothesis) in zip(answers, pairs):
+        assert status == 200
+        assert_same_answer(answer, model.predict(premise, hypothesis).to_dict())
+
+
+def test_every_forward_pass_runs_under_the_model_lock(checkpoint, index_file, tmp_path):
+    with running(checkpoint, index_file=index_file, cache_dir=tmp_path) as server:
+        held, forward = [], server.model.bert.forward
+        server.model.bert.forward = lambda *args, **kwargs: held.append(server.model_lock.locked()) or \
+            forward(*args, **kwargs)
+        port = server.server_address[1]
+        for path in ("/predict", "/predict?explain=1"):
+            status, _, _ = request(port, "POST", path, json.dumps(PAIR), {"Content-Type": "application/json"})
+            assert status == 200
+        assert search(server, q="a dog")[0] == 200
+    assert len(held) == 1 + 3 + 1 and all(held)  # predict; explain: pair, premise, hypothesis; search
 
 
 def test_a_failure_inside_the_server_is_answered_and_the_server_goes_on(checkpoint, capsys):
@@ -379,6 +586,17 @@ def test_a_failure_inside_the_server_is_answered_and_the_server_goes_on(checkpoi
         server.predict = working
         assert post_json(port, {"premise": "a", "hypothesis": "b"})[0] == 200
     assert "ZeroDivisionError" in capsys.readouterr().err  # the traceback goes to the log, not to the client
+
+
+def test_a_failing_batch_fails_its_requests_and_the_encoder_goes_on(checkpoint, capsys):
+    with running(checkpoint) as server:
+        port = server.server_address[1]
+        working = server.encoder.encode_batch
+        server.encoder.encode_batch = lambda sentences: 1 / 0
+        assert post_json(port, {"premise": "a", "hypothesis": "b"})[0] == 500
+        server.encoder.encode_batch = working
+        assert post_json(port, {"premise": "a", "hypothesis": "b"})[0] == 200
+    assert "ZeroDivisionError" in capsys.readouterr().err
 
 
 # --- command line ---------------------------------------------------------------------------------------
@@ -405,21 +623,49 @@ def test_main_explains_a_checkpoint_without_weights(checkpoint, tmp_path):
         main(["--model", str(tmp_path / "model"), "--port", "0"])
 
 
-def test_main_prints_the_url_and_serves_until_stopped(checkpoint, monkeypatch, capsys):
-    servers = []
-    monkeypatch.setattr(serve, "make_server", lambda *args: servers.append(make_server(*args)) or servers[-1])
-    thread = threading.Thread(target=main, args=(["--model", str(checkpoint), "--port", "0", "--quiet"],))
+@pytest.mark.parametrize("content, problem", [
+    (b"", "is empty"),
+    (b"a dog\n\nthe man\n", "line 2: blank"),
+    (b"a dog\ncaf\xe9\n", "line 2: not UTF-8"),
+    (b"a dog\nthe man\n" + b"x" * 9000 + b"\n", "line 3: longer than 2,000 characters"),
+])
+def test_main_refuses_an_index_file_naming_the_file_and_line_and_starts_no_server(checkpoint, tmp_path,
+                                                                                monkeypatch, content, problem):
+    (tmp_path / "index.txt").write_bytes(content)
+    monkeypatch.setattr(serve, "make_server", lambda *args, **kwargs: pytest.fail("a server was started"))
+    with pytest.raises(SystemExit, match=f"index.txt.*{problem}"):
+        main(["--model", str(checkpoint), "--index", str(tmp_path / "index.txt"), "--port", "0",
+              "--cache-dir", str(tmp_path / "cache")])
+    assert not (tmp_path / "cache").exists()  # nothing half-built left behind
+
+
+def test_main_explains_a_missing_index_file(checkpoint, tmp_path):
+    with pytest.raises(SystemExit, match="index file .*missing.txt not found"):
+        main(["--model", str(checkpoint), "--index", str(tmp_path / "missing.txt"), "--port", "0"])
+
+
+def test_main_prints_the_url_and_serves_the_index_until_stopped(checkpoint, index_file, tmp_path, monkeypatch,
+                                                                 capsys):
+    created, servers = threading.Event(), []
+
+    def make_and_announce(*args, **kwargs):
+        servers.append(make_server(*args, **kwargs))
+        created.set()
+        return servers[-1]
+
+    monkeypatch.setattr(serve, "make_server", make_and_announce)
+    arguments = ["--model", str(checkpoint), "--index", str(index_file), "--cache-dir", str(tmp_path), "--port",
+                 "0", "--quiet"]
+    thread = threading.Thread(target=main, args=(arguments,))
     thread.start()
     try:
-        for _ in range(100):
-            url = re.search(r"http://127\.0\.0\.1:(\d+)/", capsys.readouterr().out)
-            if url:
-                break
-            time.sleep(0.05)
-        assert url and request(int(url.group(1)), "GET", "/health")[0] == 200
+        assert created.wait(timeout=GUARD_SECONDS)
+        port = servers[0].server_address[1]
+        status, _, text = request(port, "GET", f"/search?q={quote('a dog')}&k=2")  # answered once serving
+        assert status == 200 and len(json.loads(text)["results"]) == 2
+        assert f"http://127.0.0.1:{port}/" in capsys.readouterr().out  # printed before serving began
     finally:
-        while not servers:
-            time.sleep(0.05)
+        created.wait(timeout=GUARD_SECONDS)
         servers[0].shutdown()
-        thread.join(timeout=5)
+        thread.join(timeout=GUARD_SECONDS)
     assert not thread.is_alive()

@@ -1,0 +1,78 @@
+"""explain.py: each word's effect equals the prediction made directly on the sentence without that word."""
+import pytest
+import torch
+
+from data import CLS_ID, SEP_ID
+from explain import explain, words_read
+from tiny_sbert import tiny_sbert
+
+PAIRS = [("a man is playing guitar on the stage", "the man is sleeping"),
+         ("the dog runs", "a dog is playing music"),
+         ("a woman", "woman")]
+
+
+@pytest.fixture(scope="module")
+def model():
+    return tiny_sbert(seed=3)
+
+
+def without(sentence, i):
+    words = sentence.split()
+    return " ".join(words[:i] + words[i + 1:])
+
+
+@pytest.mark.parametrize("premise, hypothesis", PAIRS)
+def test_each_words_effect_is_the_prediction_on_the_sentence_without_it(model, premise, hypothesis):
+    explanation = explain(model, premise, hypothesis)
+    assert explanation.prediction == model.predict(premise, hypothesis)
+    label = explanation.prediction.label
+    with_every_word = explanation.prediction.probabilities[label]
+    assert [e.word for e in explanation.premise] == premise.split()
+    assert [e.word for e in explanation.hypothesis] == hypothesis.split()
+    for i, effect in enumerate(explanation.premise):
+        direct = model.predict(without(premise, i), hypothesis).probabilities[label]
+        assert effect.probability_without == pytest.approx(direct, abs=1e-6)
+        assert effect.change == pytest.approx(direct - with_every_word, abs=1e-6)
+    for i, effect in enumerate(explanation.hypothesis):
+        direct = model.predict(premise, without(hypothesis, i)).probabilities[label]
+        assert effect.probability_without == pytest.approx(direct, abs=1e-6)
+        assert effect.change == pytest.approx(direct - with_every_word, abs=1e-6)
+
+
+def test_the_effects_are_not_all_alike(model):
+    """The fixture is worth testing on: leaving out different words moves the probability differently."""
+    changes = [e.change for e in explain(model, *PAIRS[0]).premise]
+    assert max(changes) - min(changes) > 1e-3
+
+
+def test_the_json_holds_the_prediction_and_every_word(model):
+    answer = explain(model, "the dog runs", "a dog").to_dict()
+    assert set(answer) == {"label", "probabilities", "cosine_similarity", "explanation"}
+    assert [e["word"] for e in answer["explanation"]["premise"]] == ["the", "dog", "runs"]
+    assert set(answer["explanation"]["hypothesis"][1]) == {"word", "probability_without", "change"}
+
+
+@torch.inference_mode()
+def test_one_word_left_out_of_a_one_word_sentence_leaves_cls_and_sep(model):
+    explanation = explain(model, "dog", "the dog")
+    [effect] = explanation.premise
+    u = model.embed(torch.tensor([[CLS_ID, SEP_ID]]))
+    v = model.encode(["the dog"])
+    probabilities = model.head(u, v).softmax(-1)[0]
+    index = list(explanation.prediction.probabilities).index(explanation.prediction.label)
+    assert effect.probability_without == pytest.approx(probabilities[index].item(), abs=1e-6)
+
+
+def test_words_are_shown_as_the_tokenizer_reads_them_unknown_ones_spelled_out(model):
+    explanation = explain(model, "A Sidewalk, the Dog!", "dog")
+    assert [e.word for e in explanation.premise] == ["a", "sidewalk", ",", "the", "dog", "!"]
+
+
+def test_only_the_words_the_model_reads_are_explained(model):
+    long_sentence = " ".join(["dog"] * 100)  # the tiny preset reads 64 positions: [CLS], 62 words, [SEP]
+    assert len(explain(model, long_sentence, "a dog").premise) == 62
+
+
+def test_tokens_that_are_not_the_word_split_are_shown_as_tokens(model):
+    dog = model.vocab.ids["dog"]
+    assert words_read(model, "a man", [CLS_ID, dog, SEP_ID]) == ["dog"]
