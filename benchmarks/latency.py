@@ -1,10 +1,13 @@
-"""Latency of the web page's JSON API under concurrent clients.
+"""Latency of the web page's JSON API under concurrent clients: /predict, with or without its explanation.
 
-    python benchmarks/latency.py --model runs/recipe/sbert [--clients 8] [--requests 400]
+    python benchmarks/latency.py --model runs/recipe/sbert [--clients 8] [--requests 400] [--explain]
 
 Starts serve.py's server in this process on a free loopback port, warms it up, then lets `--clients` threads
 send `--requests` POST /predict requests in all (real SNLI-like sentence pairs, varied lengths) and reports
-the median and 99th-percentile time per request and the throughput.
+the median and 99th-percentile time per request, the throughput, and how many pairs the server encoded per
+forward pass (requests that arrive together are encoded as one batch). With --explain every request also asks
+for the occlusion of each word (/predict?explain=1); run it with --clients 1 beside a run without, to see
+what the explanation costs a request.
 """
 import argparse
 import json
@@ -34,18 +37,35 @@ PAIRS = [
 ]
 
 
-def post(url, premise, hypothesis):
-    body = json.dumps({"premise": premise, "hypothesis": hypothesis}).encode()
-    request = urllib.request.Request(url, body, {"Content-Type": "application/json"})
+def timed(request):
+    """Seconds from sending `request` (a urllib Request) to having read its JSON answer."""
     started = time.perf_counter()
-    with urllib.request.urlopen(request, timeout=60) as response:
+    with urllib.request.urlopen(request, timeout=600) as response:
         json.load(response)
     return time.perf_counter() - started
 
 
-def client(url, count, offset, latencies):
-    for i in range(count):
-        latencies.append(post(url, *PAIRS[(offset + i) % len(PAIRS)]))
+def predict_request(url, number):
+    premise, hypothesis = PAIRS[number % len(PAIRS)]
+    body = json.dumps({"premise": premise, "hypothesis": hypothesis}).encode()
+    return urllib.request.Request(url, body, {"Content-Type": "application/json"})
+
+
+def run_clients(make_request, clients, requests):
+    """`clients` threads, each sending its share of `requests` one after another: (latencies, seconds)."""
+    latencies, threads = [], []
+
+    def client(first):
+        for number in range(first, requests, clients):
+            latencies.append(timed(make_request(number)))
+
+    started = time.perf_counter()
+    for c in range(clients):
+        threads.append(threading.Thread(target=client, args=(c,)))
+        threads[-1].start()
+    for thread in threads:
+        thread.join()
+    return latencies, time.perf_counter() - started
 
 
 def percentile(values, share):
@@ -53,30 +73,43 @@ def percentile(values, share):
     return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
 
 
+def summary(latencies, seconds):
+    return (f"p50 {statistics.median(latencies) * 1000:.1f} ms, p99 {percentile(latencies, 0.99) * 1000:.1f} ms, "
+            f"{len(latencies) / seconds:.1f} requests/s")
+
+
+def serving(server):
+    """Start `server` in a background thread; returns its base URL."""
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return f"http://127.0.0.1:{server.server_address[1]}"
+
+
+def recording_batches(server):
+    """Record the number of sentences of each forward pass the server's encoder runs."""
+    sizes, encode = [], server.encoder.encode_batch
+    server.encoder.encode_batch = lambda sentences: sizes.append(len(sentences)) or encode(sentences)
+    return sizes
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", required=True)
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--requests", type=int, default=400)
+    parser.add_argument("--explain", action="store_true", help="ask for each word's occlusion (?explain=1)")
     args = parser.parse_args()
     server = make_server(SentenceBERT.load(args.model), Path(args.model), "127.0.0.1", 0, quiet=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    url = f"http://127.0.0.1:{server.server_address[1]}/predict"
-    for premise, hypothesis in PAIRS:  # warm-up
-        post(url, premise, hypothesis)
-    latencies, threads = [], []
-    started = time.perf_counter()
-    for c in range(args.clients):
-        count = args.requests // args.clients
-        threads.append(threading.Thread(target=client, args=(url, count, c, latencies)))
-        threads[-1].start()
-    for thread in threads:
-        thread.join()
-    seconds = time.perf_counter() - started
+    url = serving(server) + ("/predict?explain=1" if args.explain else "/predict")
+    for number in range(len(PAIRS)):  # warm-up
+        timed(predict_request(url, number))
+    batches = recording_batches(server)
+    latencies, seconds = run_clients(lambda number: predict_request(url, number), args.clients, args.requests)
     server.shutdown()
-    print(f"{len(latencies)} requests from {args.clients} concurrent clients, torch {torch.__version__}, "
-          f"{torch.get_num_threads()} threads: p50 {statistics.median(latencies) * 1000:.1f} ms, "
-          f"p99 {percentile(latencies, 0.99) * 1000:.1f} ms, {len(latencies) / seconds:.1f} requests/s")
+    batching = (f", {statistics.mean(batches) / 2:.2f} pairs per forward pass ({len(batches)} passes)"
+                if batches else ", explained one request at a time")
+    print(f"POST /predict{'?explain=1' if args.explain else ''}: {len(latencies)} requests from {args.clients} "
+          f"concurrent clients, torch {torch.__version__}, {torch.get_num_threads()} threads: "
+          f"{summary(latencies, seconds)}{batching}")
 
 
 if __name__ == "__main__":

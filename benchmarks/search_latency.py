@@ -1,0 +1,110 @@
+"""Semantic search at scale: building the index, its memory, and /search latency under concurrent clients.
+
+    python benchmarks/search_latency.py --model runs/recipe/sbert --data-dir data [--sizes 10000 100000]
+        [--clients 8] [--requests 400] [--k 10]
+
+For each size N: the first N distinct sentences of Wikipedia (split into sentences with NLTK, 5 to 60 words
+each) go into a one-sentence-per-line file, and search.build_index encodes them from scratch (a fresh cache
+directory), timed: sentences per second. Memory: the embedding matrix's bytes (N x d float32) and the growth of
+this process's resident memory over the build (the matrix, the sentences as Python strings, the encoder's
+working memory), both also per 100,000 sentences. Then serve.py's server runs with that index, and `--clients`
+threads send `--requests` GET /search?q=...&k=K in all: median and 99th-percentile time per request.
+"""
+import argparse
+import gzip
+import sys
+import tempfile
+import time
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import torch  # noqa: E402
+
+from data import split_sentences, use_nltk_data  # noqa: E402
+from latency import PAIRS, recording_batches, run_clients, serving, summary, timed  # noqa: E402
+from sbert import SentenceBERT  # noqa: E402
+from search import build_index  # noqa: E402
+from serve import make_server  # noqa: E402
+
+QUERIES = [sentence for pair in PAIRS for sentence in pair]
+
+
+def wikipedia_sentences(files, count):
+    """The first `count` distinct sentences of 5 to 60 words in the files (one paragraph per line)."""
+    sentences = {}
+    for path in files:
+        with gzip.open(path, "rt", encoding="utf-8") as lines:
+            for line in lines:
+                for sentence in split_sentences(line.strip()) if line.strip() else ():
+                    if 5 <= len(sentence.split()) <= 60:
+                        sentences.setdefault(sentence, None)
+                        if len(sentences) == count:
+                            return list(sentences)
+    raise SystemExit(f"only {len(sentences):,} sentences in {', '.join(map(str, files))}; {count:,} asked for")
+
+
+def resident_bytes():
+    """This process's resident memory now (Linux)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    raise SystemExit("no VmRSS in /proc/self/status: this benchmark reads memory the Linux way")
+
+
+def measure(model, model_dir, sentences, args, scratch):
+    index_file = scratch / f"sentences-{len(sentences)}.txt"
+    index_file.write_text("".join(s + "\n" for s in sentences), encoding="utf-8")
+    before, started = resident_bytes(), time.perf_counter()
+    index = build_index(model, str(index_file), cache_dir=scratch / f"cache-{len(sentences)}", progress=False,
+                        log=lambda line: None)
+    seconds, grown = time.perf_counter() - started, resident_bytes() - before
+    matrix = index.embeddings.element_size() * index.embeddings.numel()
+    per_100k = 100_000 / len(index)
+    print(f"{len(index):,} sentences: index built in {seconds:.1f} s ({len(index) / seconds:,.0f} sentences/s); "
+          f"embeddings {matrix / 2**20:.1f} MiB ({matrix * per_100k / 2**20:.1f} MiB per 100k sentences), "
+          f"resident memory +{grown / 2**20:.1f} MiB over the build ({grown * per_100k / 2**20:.1f} MiB per 100k)",
+          flush=True)
+    server = make_server(model, model_dir, "127.0.0.1", 0, quiet=True, index=index)
+    base = serving(server)
+
+    def search_request(number):
+        query = urllib.parse.urlencode({"q": QUERIES[number % len(QUERIES)], "k": args.k, "format": "json"})
+        return urllib.request.Request(f"{base}/search?{query}")
+
+    for number in range(len(QUERIES)):  # warm-up
+        timed(search_request(number))
+    batches = recording_batches(server)
+    latencies, seconds = run_clients(search_request, args.clients, args.requests)
+    server.shutdown()
+    server.server_close()
+    print(f"  GET /search k={args.k}: {len(latencies)} requests from {args.clients} concurrent clients: "
+          f"{summary(latencies, seconds)}, {sum(batches) / len(batches):.2f} queries per forward pass", flush=True)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", required=True)
+    parser.add_argument("--data-dir", default="data", help="holds wikipedia/enwiki_*.txt.gz and nltk_data")
+    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
+    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--requests", type=int, default=400)
+    parser.add_argument("--k", type=int, default=10)
+    args = parser.parse_args()
+    use_nltk_data(args.data_dir)
+    files = sorted(Path(args.data_dir, "wikipedia").glob("enwiki_*.txt.gz"))
+    if not files:
+        raise SystemExit(f"no wikipedia/enwiki_*.txt.gz in {args.data_dir}")
+    model = SentenceBERT.load(args.model)
+    sentences = wikipedia_sentences(files, max(args.sizes))
+    print(f"model {args.model} (d = {model.config.bert.d_model}), torch {torch.__version__}, "
+          f"{torch.get_num_threads()} threads", flush=True)
+    with tempfile.TemporaryDirectory() as scratch:
+        for size in sorted(args.sizes):
+            measure(model, Path(args.model), sentences[:size], args, Path(scratch))
+
+
+if __name__ == "__main__":
+    main()
