@@ -2,9 +2,9 @@
 
 On a CPU one forward pass already keeps every core busy, so the server runs the model for one caller at a
 time; but one pass over 16 sentences costs far less than 16 passes over one. So request threads do not call
-the model: they add their sentences to a waiting list and wait. One worker thread takes whatever is waiting, encodes
-it as one batch and hands each request its own rows. There is no timer: a request that finds the worker idle
-is encoded at once, and the requests that arrive while a batch runs make up the next batch.
+the model: they add their sentences to a waiting list and wait. One worker thread takes whatever is waiting,
+encodes it as one batch and hands each request its own rows. There is no timer: a request that finds the
+worker idle is encoded at once, and the requests that arrive while the model is busy make up the next batch.
 """
 import threading
 from concurrent.futures import Future

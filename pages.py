@@ -37,7 +37,8 @@ pre { white-space: pre-wrap; background: #f6f6f6; padding: 0.6rem; }
 .for4 { background: #ef8a2f; } .against1 { background: #dde9f7; } .against2 { background: #b7d2f0; }
 .against3 { background: #88b4e6; } .against4 { background: #5d97db; }
 input[type=search] { width: 100%; box-sizing: border-box; font: inherit; padding: 0.4rem; }
-.results li { margin: 0.3rem 0; } .cosine { font-variant-numeric: tabular-nums; color: #555; margin-right: 0.6rem; }
+.results li { margin: 0.3rem 0; }
+.cosine { font-variant-numeric: tabular-nums; color: #555; margin-right: 0.6rem; }
 """
 
 # Every form on the page posts a premise and a hypothesis; with JavaScript the answer comes from the JSON API

@@ -49,7 +49,8 @@ def read_sentence_file(path):
     not UTF-8 or a line too long to be one sentence is an error naming the line: it means the file is not
     what --index expects, and an index built from part of it would answer with part of it."""
     if not path.is_file():
-        raise FileNotFoundError(f"index file {path} not found (expected a .txt or .gz file, one sentence per line)")
+        raise FileNotFoundError(f"index file {path} not found "
+                                "(expected a .txt or .gz file, one sentence per line)")
     sentences = []
     try:
         with (gzip.open if path.suffix == ".gz" else open)(path, "rb") as file:

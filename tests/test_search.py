@@ -10,9 +10,10 @@ import search
 from search import SentenceIndex, build_index, read_sentences
 from tiny_sbert import tiny_sbert
 
-SENTENCES = ["a man is playing guitar on stage .", "the dog runs", "a woman is sleeping", "the music is performing",
-             "a dog is sleeping on the stage", "the woman runs on the stage", "a man is performing music .",
-             "the dog is playing", "a woman is playing the guitar", "the man is sleeping"]
+SENTENCES = ["a man is playing guitar on stage .", "the dog runs", "a woman is sleeping",
+             "the music is performing", "a dog is sleeping on the stage", "the woman runs on the stage",
+             "a man is performing music .", "the dog is playing", "a woman is playing the guitar",
+             "the man is sleeping"]
 QUERIES = ["a man is playing music", "the dog is sleeping", "woman"]
 
 
