@@ -12,6 +12,7 @@ The kind of checkpoint is read from its config.json:
 - "bert" (pretrain.py): masked-LM accuracy, loss and perplexity and next-sentence accuracy on the held-out
   documents, with the run's own corpus, seed, batch size and number of batches, so the numbers are those
   of the run's last evaluation. --sts scores its mean-pooled embeddings (the paper's "avg. BERT" baseline).
+- a Hugging Face BERT directory (huggingface.py; its config.json names no kind): --sts alone, the same way.
 
 The report is printed and written, each file atomically, into the model directory (or --out):
 report.json (everything), report.md (for people), and SVG charts: confusion_matrix.svg, f1.svg, and
@@ -35,6 +36,7 @@ from charts import bar_chart, confusion_matrix_chart, training_charts, write_svg
 from corpus import CorpusConfig, load_corpus
 from pretraining_data import ExampleConfig, PretrainingData
 from data import LABELS, Vocab
+from huggingface import is_huggingface_bert
 from metrics import UndefinedCorrelation, classification_report, confusion_matrix, \
     format_classification_report, pearson, spearman
 from nli import evaluation_batches, load_encoded_pairs
@@ -43,7 +45,10 @@ from sbert import SentenceBERT
 from training import MetricsLog, autocast, pick_device
 
 DEFAULT_TEST = "snli:test"
-KINDS = {"sbert": "fine-tuned Sentence-BERT (finetune.py)", "bert": "pre-trained BERT (pretrain.py)"}
+KINDS = {"sbert": "fine-tuned Sentence-BERT (finetune.py)", "bert": "pre-trained BERT (pretrain.py)",
+         "huggingface": "Hugging Face BERT directory (huggingface.py)"}
+STS_EMBEDDINGS = {"sbert": "fine-tuned sentence", "bert": "mean-pooled pre-trained BERT (not fine-tuned)",
+                  "huggingface": "mean-pooled Hugging Face BERT (not fine-tuned here)"}
 CHART_CAPTIONS = {"confusion_matrix.svg": "confusion matrix", "f1.svg": "F1 per class",
                   "loss.svg": "training loss", "accuracy.svg": "accuracy during training",
                   "spearman.svg": "zero-shot STS Spearman during pre-training"}
@@ -152,6 +157,8 @@ def evaluate_pretraining(model_dir, data_dir, cache_dir, device):
 def checkpoint_kind(model_dir):
     if not model_dir.is_dir():
         raise SystemExit(f"{model_dir}: no such model directory")
+    if is_huggingface_bert(model_dir):
+        return "huggingface"
     kind = read_json(model_dir / "config.json").get("kind")
     if kind not in KINDS:
         raise SystemExit(f"{model_dir / 'config.json'}: unknown checkpoint kind {kind!r}; expected "
@@ -187,6 +194,15 @@ def evaluate_bert(args, device):
     return results
 
 
+def evaluate_huggingface_bert(args, device):
+    """Its pre-training data is not here to score it on: its mean-pooled embeddings on --sts, as the SBERT
+    paper's "avg. BERT embeddings" baseline."""
+    if args.test or not args.sts:
+        raise SystemExit(f"{args.model} is a Hugging Face BERT: it has no NLI classifier (fine-tune it with "
+                         "finetune.py --bert) and no pre-training corpus here; score its embeddings with --sts")
+    return {"sts": sts_results(SentenceBERT.from_pretrained_bert(args.model).to(device), args, device)}
+
+
 # --- Report -------------------------------------------------------------------------------------------------
 
 def report_charts(report, metrics_records):
@@ -213,7 +229,7 @@ def _nli_markdown(test):
 
 
 def _sts_markdown(results, kind):
-    embeddings = "fine-tuned sentence" if kind == "sbert" else "mean-pooled pre-trained BERT (not fine-tuned)"
+    embeddings = STS_EMBEDDINGS[kind]
     rows = [[f"`{r['spec']}`", f"{r['pairs']:,}",
              *([r["undefined"], ""] if r["undefined"] else [f"{r['spearman']:.2f}", f"{r['pearson']:.2f}"])]
             for r in results]
@@ -274,7 +290,8 @@ def main(argv=None):
     kind = checkpoint_kind(model_dir)
     device = pick_device(args.device)
     started = time.monotonic()
-    results = evaluate_sbert(args, device) if kind == "sbert" else evaluate_bert(args, device)
+    evaluations = {"sbert": evaluate_sbert, "bert": evaluate_bert, "huggingface": evaluate_huggingface_bert}
+    results = evaluations[kind](args, device)
     report = {"model": str(model_dir), "kind": kind, **results,
               "command": shlex.join(["python", "evaluate.py", *argv]),
               "date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "torch": torch.__version__,

@@ -33,8 +33,10 @@ from training import Budget, MetricsLog, StopRequest, add_common_arguments, auto
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
-    parser.add_argument("--bert", required=True, help="a pretrain.py checkpoint directory, or 'none' to "
-                        "start from random weights (the ablation that shows what pre-training buys)")
+    parser.add_argument("--bert", required=True, help="a pretrain.py checkpoint directory, a Hugging Face BERT "
+                        "directory (config.json, vocab.txt, model.safetensors or pytorch_model.bin; its WordPiece "
+                        "tokenizer comes along), or 'none' to start from random weights (the ablation that shows "
+                        "what pre-training buys)")
     parser.add_argument("--random-init", action="store_true", help="with a --bert checkpoint: keep its "
                         "architecture and vocabulary but start from random weights (the like-for-like baseline)")
     parser.add_argument("--train", required=True, help="dataset specs, comma separated: snli:train, "

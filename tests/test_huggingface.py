@@ -256,3 +256,89 @@ def test_a_pre_layer_norm_model_is_not_exported(tmp_path):
     with pytest.raises(ValueError, match="pre-LayerNorm model .* is not a BERT to transformers"):
         huggingface.write_bert_directory(tmp_path, BertForPreTraining(config).state_dict(), config,
                                          Vocab(SPECIAL_TOKENS + ("w",)), heads=True)
+
+
+# --- The commands ---------------------------------------------------------------------------------------------
+
+NLI_ROWS = [("The man is playing guitar on stage.", "A man plays guitar.", "entailment"),
+            ("The man is playing guitar on stage.", "The woman is playing guitar.", "contradiction"),
+            ("A dog is on stage.", "The dog is playing.", "neutral"),
+            ("A woman is playing.", "The woman is on stage.", "neutral")] * 4
+STS_ROWS = [("The man is playing guitar.", "A man plays guitar.", 4.8), ("A dog is on stage.", "The woman.", 0.4),
+            ("The woman is playing.", "A woman plays.", 4.0), ("A man.", "The dog is playing guitar.", 1.0)]
+
+
+def write_pairs(root):
+    (root / "nli.jsonl").write_text("".join(json.dumps({"premise": p, "hypothesis": h, "label": label}) + "\n"
+                                            for p, h, label in NLI_ROWS))
+    (root / "sts.tsv").write_text("sentence1\tsentence2\tscore\n" + "".join(f"{a}\t{b}\t{s}\n" for a, b, s in STS_ROWS))
+    return root / "nli.jsonl", root / "sts.tsv"
+
+
+def test_finetune_evaluate_and_export_a_huggingface_bert(tmp_path, capsys):
+    """finetune.py --bert <Hugging Face directory> trains with its WordPiece tokenizer and records it; evaluate.py
+    and SentenceBERT.load (what serve.py uses) tokenize with the recorded one; export.py writes it back."""
+    import evaluate
+    import export
+    import finetune
+    nli, sts = write_pairs(tmp_path)
+    common = ["--data-dir", str(tmp_path), "--cache-dir", str(tmp_path / "cache")]
+    finetune.main(["--bert", str(FIXTURES / "tiny-bert"), "--train", str(nli), "--val", str(nli), "--max-steps", "3",
+                   "--batch-size", "4", "--device", "cpu", "--out", str(tmp_path / "sbert"), *common])
+    config = json.loads((tmp_path / "sbert" / "config.json").read_text())
+    assert config["tokenizer"] == {"name": "wordpiece", "lowercase": True}
+    model = SentenceBERT.load(tmp_path / "sbert")
+    assert model.tokenize(["Playing guitar!"]) == [[4, 29, 30, 33, 9, 5]]  # [CLS] play ##ing guitar ! [SEP]
+
+    evaluate.main(["--model", str(FIXTURES / "tiny-bert"), "--sts", str(sts), "--out", str(tmp_path / "report"),
+                   "--device", "cpu", *common])
+    report = json.loads((tmp_path / "report" / "report.json").read_text())
+    assert report["kind"] == "huggingface" and report["sts"][0]["spearman"] is not None
+    assert "mean-pooled Hugging Face BERT" in capsys.readouterr().out
+    with pytest.raises(SystemExit, match="has no NLI classifier"):
+        evaluate.main(["--model", str(FIXTURES / "tiny-bert"), "--test", str(nli), *common])
+
+    export.main(["--model", str(tmp_path / "sbert"), "--out", str(tmp_path / "exported")])
+    exported = tmp_path / "exported"
+    assert json.loads((exported / "1_Pooling" / "config.json").read_text()) == {"word_embedding_dimension": 24,
+                                                                                 "pooling_mode": "mean"}
+    assert json.loads((exported / "softmax_loss.json").read_text())["concatenation_sent_difference"] is True
+    head = read_safetensors(exported / "softmax_loss.safetensors")
+    assert torch.equal(head["weight"], model.head.classifier.weight)
+    again = SentenceBERT.from_pretrained_bert(exported)
+    assert again.vocab.tokens == model.vocab.tokens and again.vocab.lowercase
+    sentences = ["Playing guitar on stage!", "A dog."]
+    torch.testing.assert_close(again.encode(sentences), model.encode(sentences), rtol=0, atol=0)
+
+
+def test_export_a_pretrained_bert(tmp_path):
+    import export
+    import pretrain
+    corpus = tmp_path / "stories.txt"
+    sentences = ["The man is playing guitar.", "A dog is on stage.", "The woman is playing.", "A man sings."]
+    corpus.write_text("\n\n".join(" ".join(sentences[i % 4:] + sentences[:i % 4]) for i in range(8)) + "\n")
+    pretrain.main(["--corpus", str(corpus), "--data-dir", str(tmp_path), "--cache-dir", str(tmp_path / "cache"),
+                   "--out", str(tmp_path / "bert"), "--preset", "tiny", "--max-len", "32", "--batch-size", "4",
+                   "--max-steps", "1", "--eval-batches", "1", "--no-transfer", "--device", "cpu"])
+    export.main(["--model", str(tmp_path / "bert"), "--out", str(tmp_path / "exported")])
+    ours, _ = pretrain.load_model(tmp_path / "bert")
+    ours.eval()  # no dropout
+    theirs, tokenizer = load_pretraining_model(tmp_path / "exported")
+    assert isinstance(tokenizer, Vocab)  # NLTK words come back as NLTK words
+    assert "NLTK words, not WordPiece" in (tmp_path / "exported" / "README.md").read_text()
+    ids = torch.tensor([[1, 5, 6, 7, 2, 0]])
+    with torch.no_grad():
+        for a, b in zip(ours(ids, torch.zeros_like(ids), torch.tensor([[1, 2]])),
+                        theirs(ids, torch.zeros_like(ids), torch.tensor([[1, 2]]))):
+            assert torch.equal(a, b)
+
+
+def test_export_refuses_what_transformers_cannot_express(tmp_path):
+    import export
+    vocab = Vocab(SPECIAL_TOKENS + ("word",))
+    config = SentenceBertConfig(BertConfig.preset("tiny", vocab_size=len(vocab), pre_layer_norm=True))
+    SentenceBERT(config, vocab).save(tmp_path / "sbert")
+    with pytest.raises(SystemExit, match="cannot be exported: a pre-LayerNorm model"):
+        export.main(["--model", str(tmp_path / "sbert"), "--out", str(tmp_path / "exported")])
+    with pytest.raises(SystemExit, match="--out must be another directory"):
+        export.main(["--model", str(tmp_path / "sbert"), "--out", str(tmp_path / "sbert")])
