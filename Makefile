@@ -21,7 +21,7 @@ OFFLINE_NLI := $(and $(wildcard $(DATA_DIR)/snli_1.0/snli_1.0_dev.jsonl),$(if $(
 NLI_TRAIN ?= $(if $(OFFLINE_NLI),snli:dev$(COMMA)mnli:dev_matched$(COMMA)sick:train,snli:train$(COMMA)mnli:train)
 COMMA := ,
 
-.PHONY: test check-docs venv demo serve clean recipe-cpu recipe-headline recipe-ablation recipe-gpu
+.PHONY: test check-docs venv demo serve clean recipe-cpu recipe-headline recipe-transfer recipe-gpu
 
 venv: $(VENV)/.installed
 
@@ -45,10 +45,17 @@ $(DATA_DIR)/nltk_data/tokenizers/punkt_tab:
 	$(PY) -c "import data, sys; data.use_nltk_data('$(DATA_DIR)')" 2>/dev/null || \
 		$(PY) -m nltk.downloader -d $(DATA_DIR)/nltk_data punkt_tab
 
+# Pre-training reads the Wikipedia text and the sentences of the NLI training pairs (half the examples each,
+# never a sentence of the test sets), without next-sentence prediction, in sequences of 64 tokens: the recipe's
+# levers (RESULTS.md), on a smaller corpus.
+PRETRAIN_LEVERS = $(subst $(COMMA), ,$(NLI_TRAIN)) --nli-share 0.5 --exclude-sentences-of snli:test$(COMMA)stsb:dev \
+	--no-nsp --max-len 64 --pre-layer-norm --dropout 0 --warmup-fraction 0.05 --batch-size 32
+
 # Each stage resumes an interrupted run and is skipped once it has finished.
 $(RUN_DIR)/bert/.done: | venv $(DATA_DIR)/nltk_data/tokenizers/punkt_tab
-	$(PY) pretrain.py --corpus $(CORPUS) --data-dir $(DATA_DIR) --preset small --max-samples 20000 \
-		--max-minutes $(PRETRAIN_MINUTES) --out $(RUN_DIR)/bert $(if $(wildcard $(RUN_DIR)/bert/trainer.pt),--resume)
+	$(PY) pretrain.py --corpus $(CORPUS) $(PRETRAIN_LEVERS) --lr 5e-4 --data-dir $(DATA_DIR) --preset small \
+		--max-samples 20000 --max-minutes $(PRETRAIN_MINUTES) --out $(RUN_DIR)/bert \
+		$(if $(wildcard $(RUN_DIR)/bert/trainer.pt),--resume)
 	touch $@
 
 $(RUN_DIR)/sbert/.done: $(RUN_DIR)/bert/.done
@@ -66,41 +73,47 @@ INDEX ?= snli:test
 serve: venv
 	$(PY) serve.py --model $(RUN_DIR)/sbert --index $(INDEX) --data-dir $(DATA_DIR) --port $(PORT)
 
-# --- The CPU recipe (RESULTS.md): 60 minutes of pre-training, 30 of fine-tuning, on 2 cores ------------------
-# recipe-headline trains and evaluates the reported model; pre-training keeps copies at 15 and 30 minutes.
-# recipe-ablation fine-tunes for ABLATION_STEPS steps from random weights (the same architecture and
-# vocabulary) and from the copies after 15, 30 and 60 minutes, to show what pre-training buys. It keeps the
-# fine-tuning it was measured with, the first headline's (with SICK and the u*v feature); RESULTS.md §6
-# measured both changes afterwards and the headline dropped them.
+# --- The CPU recipe (RESULTS.md): 60 minutes of pre-training, then fine-tuning, on 2 cores ------------------
+# recipe-headline pre-trains (keeping copies after 15 and 30 minutes), fine-tunes the reported model and
+# evaluates it. recipe-transfer fine-tunes every start -- random weights with the same architecture and
+# vocabulary, and the copies after 15, 30 and 60 minutes -- with TRANSFER_SEEDS seeds and evaluates them: what
+# pre-training buys (RESULTS.md, the transfer table); the headline is its 60-minute start with seed 0, and a
+# fine-tuning whose report exists is skipped. Each start's learning rate was chosen on validation pairs.
 RECIPE_DIR ?= runs/recipe
-RECIPE_CORPUS ?= $(wildcard $(DATA_DIR)/wikipedia/enwiki_0[0-3].txt.gz)
+RECIPE_TEXT ?= $(wildcard $(DATA_DIR)/wikipedia/enwiki_0[0-3].txt.gz)
+RECIPE_NLI = snli:dev mnli:dev_matched sick:train
+RECIPE_PRETRAIN = --corpus $(RECIPE_TEXT) $(RECIPE_NLI) --nli-share 0.5 \
+	--exclude-sentences-of snli:test$(COMMA)stsb:dev --no-nsp --max-len 64 --max-samples 0 --data-dir $(DATA_DIR) \
+	--preset small --pre-layer-norm --dropout 0 --lr 5e-4 --warmup-fraction 0.05 --batch-size 32 --eval-every 500 \
+	--eval-batches 20 --log-every 50 --seed 0
 RECIPE_FINETUNE = --train snli:dev$(COMMA)mnli:dev_matched --val-fraction 0.05 --data-dir $(DATA_DIR) \
-	--lr 3e-4 --batch-size 32 --features "u,v,|u-v|" --epochs 100 --eval-every 250 --seed 0
-ABLATION_FINETUNE = --train snli:dev$(COMMA)mnli:dev_matched$(COMMA)sick:train --val-fraction 0.05 \
-	--data-dir $(DATA_DIR) --lr 3e-4 --batch-size 32 --features "u,v,|u-v|,u*v" --epochs 20 --eval-every 500 --seed 0
+	--batch-size 32 --features "u,v,|u-v|" --epochs 100 --max-steps 1500 --eval-every 250
+PRETRAINED_LR ?= 1e-4
+RANDOM_INIT_LR ?= 3e-4
 RECIPE_EVALUATE = --test snli:test --sts stsb:dev --data-dir $(DATA_DIR)
-ABLATION_STEPS ?= 1500
-RECIPE_PRECISION ?= auto  # bf16 pays on CPUs with bf16 matrix units (Intel AMX); README, Pre-training
+TRANSFER_SEEDS ?= 0 1
+RECIPE_PRECISION ?= auto  # bf16 pays on CPUs with bf16 matrix units (Intel AMX); docs/performance.md
 
-recipe-cpu: recipe-headline recipe-ablation
+recipe-cpu: recipe-headline recipe-transfer
 
 recipe-headline: venv
-	$(PY) pretrain.py --corpus $(RECIPE_CORPUS) --max-samples 0 --data-dir $(DATA_DIR) --preset small \
-		--pre-layer-norm --dropout 0 --lr 5e-4 --warmup-fraction 0.05 --batch-size 32 --max-minutes 60 \
-		--keep-at-minutes 15 30 --eval-every 200 --eval-batches 20 --log-every 20 --seed 0 \
-		--precision $(RECIPE_PRECISION) --out $(RECIPE_DIR)/bert
-	$(PY) finetune.py --bert $(RECIPE_DIR)/bert $(RECIPE_FINETUNE) --precision $(RECIPE_PRECISION) --max-minutes 30 \
-		--out $(RECIPE_DIR)/sbert
+	$(PY) pretrain.py $(RECIPE_PRETRAIN) --max-minutes 60 --keep-at-minutes 15 30 --precision $(RECIPE_PRECISION) \
+		--out $(RECIPE_DIR)/bert
+	$(PY) finetune.py --bert $(RECIPE_DIR)/bert $(RECIPE_FINETUNE) --lr $(PRETRAINED_LR) --seed 0 \
+		--precision $(RECIPE_PRECISION) --out $(RECIPE_DIR)/sbert
 	$(PY) evaluate.py --model $(RECIPE_DIR)/sbert $(RECIPE_EVALUATE)
 
-recipe-ablation: venv
-	for minutes in 0 15 30 60; do \
-		case $$minutes in 0) from="$(RECIPE_DIR)/bert --random-init";; 60) from=$(RECIPE_DIR)/bert;; \
-			*) from=$(RECIPE_DIR)/bert-$${minutes}min;; esac; \
-		$(PY) finetune.py --bert $$from $(ABLATION_FINETUNE) --max-steps $(ABLATION_STEPS) \
-			--out $(RECIPE_DIR)/ablation/sbert-$${minutes}min && \
-		$(PY) evaluate.py --model $(RECIPE_DIR)/ablation/sbert-$${minutes}min $(RECIPE_EVALUATE) || exit 1; \
-	done
+recipe-transfer: venv
+	for start in random 15min 30min 60min; do for seed in $(TRANSFER_SEEDS); do \
+		case $$start in random) from="$(RECIPE_DIR)/bert --random-init"; lr=$(RANDOM_INIT_LR);; \
+			60min) from=$(RECIPE_DIR)/bert; lr=$(PRETRAINED_LR);; *) from=$(RECIPE_DIR)/bert-$$start; lr=$(PRETRAINED_LR);; esac; \
+		out=$(RECIPE_DIR)/transfer/sbert-$$start-seed$$seed; [ $$start-$$seed = 60min-0 ] && out=$(RECIPE_DIR)/sbert; \
+		if [ ! -f $$out/report.json ]; then \
+			$(PY) finetune.py --bert $$from $(RECIPE_FINETUNE) --lr $$lr --seed $$seed \
+				--precision $(RECIPE_PRECISION) --out $$out && \
+			$(PY) evaluate.py --model $$out $(RECIPE_EVALUATE) || exit 1; \
+		fi; \
+	done; done
 
 # --- For a GPU and the full data (not run on the project's machine; see RESULTS.md) ---------------------------
 # BERT-base on WikiText-103, then the SBERT paper's fine-tuning: SNLI + MultiNLI, 1 epoch, batch 16, 2e-5.

@@ -159,16 +159,18 @@ def excluded_sentences(specs, data_dir):
 
 def read_corpus(paths, max_paragraphs=None, exclude=frozenset()):
     """(source index, document) for the documents of all `paths` in order, stopping after `max_paragraphs`
-    paragraphs (0/None: all)."""
+    paragraphs of text files (0/None: all). NLI sources are always read whole: the cap is there to keep a
+    big text corpus small, and NLI sentences placed after it would otherwise never be reached."""
     left = max_paragraphs or None
     for index, path in enumerate(paths):
+        capped = left is not None and not isinstance(path, NliSentences)
         for document in read_documents(path, exclude):
-            if left is not None:
+            if capped:
+                if left == 0:
+                    break
                 document = document[:left]
                 left -= len(document)
             yield index, document
-            if left == 0:
-                return
 
 
 # --- 2. Tokenizing into the cache ----------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""corpus.py: readers, the token cache, and the statistics of BERT pre-training examples."""
+"""corpus.py (readers, the token cache) and pretraining_data.py (the statistics of BERT pre-training examples)."""
 import gzip
 import zipfile
 
@@ -8,7 +8,9 @@ import torch
 
 import corpus
 import download
-from corpus import CorpusConfig, ExampleConfig, PretrainingData, load_corpus, read_corpus, read_documents
+import pretraining_data
+from corpus import CorpusConfig, load_corpus, read_corpus, read_documents
+from pretraining_data import ExampleConfig, PretrainingData
 from data import CLS_ID, MASK_ID, PAD_ID, SEP_ID, UNK_ID, tokenize
 from test_download import register_fixture, serve
 
@@ -79,13 +81,16 @@ def test_plain_layout_blank_lines_separate_documents(tmp_path, name):
 
 def test_max_samples_caps_paragraphs_across_files(tmp_path):
     first, second = write(tmp_path / "a.txt", PLAIN), write(tmp_path / "b.txt.gz", PLAIN)
-    assert sum(map(len, read_corpus([first, second]))) == 10
-    assert list(read_corpus([first, second], max_paragraphs=4)) == PLAIN_DOCUMENTS[:2] + [["Last one."]]
-    assert list(read_corpus([first, second], max_paragraphs=6))[-1] == ["First paragraph. Two sentences here."]
+    documents = lambda **limit: [document for _, document in read_corpus([first, second], **limit)]
+    assert sum(map(len, documents())) == 10
+    assert [source for source, _ in read_corpus([first, second])] == [0, 0, 0, 1, 1, 1]
+    assert documents(max_paragraphs=4) == PLAIN_DOCUMENTS[:2] + [["Last one."]]
+    assert documents(max_paragraphs=6)[-1] == ["First paragraph. Two sentences here."]
     # Through the cache too: each paragraph here is one sentence.
     unique = unique_word_corpus(tmp_path / "unique.txt")
     assert len(load(unique, tmp_path, max_samples=9).sentence_offsets) - 1 == 9
-    assert len(load(unique, tmp_path, max_samples=0).sentence_offsets) - 1 == sum(map(len, read_corpus([unique])))
+    assert len(load(unique, tmp_path, max_samples=0).sentence_offsets) - 1 == sum(
+        len(document) for _, document in read_corpus([unique]))
 
 
 def test_unknown_corpus_path_is_a_clear_error(tmp_path):
@@ -116,7 +121,8 @@ def test_second_load_reuses_the_cache_without_tokenizing_and_never_writes_the_da
     first = load(path, tmp_path)
     assert first.directory.parent == tmp_path / "cache"
     assert sorted(p.name for p in first.directory.iterdir()) == [
-        "document_offsets.npy", "meta.json", "sentence_offsets.npy", "token_ids.npy", "vocab.txt"]
+        "document_offsets.npy", "document_sources.npy", "meta.json", "sentence_offsets.npy", "token_ids.npy",
+        "vocab.txt"]
     assert [p.name for p in data_dir.iterdir()] == ["corpus.txt"]
 
     monkeypatch.setattr(corpus, "_build_cache", lambda *args: pytest.fail("tokenized again"))
@@ -174,7 +180,8 @@ def test_layout_segments_padding_and_next_sentence_pairs_match_the_source_text(t
         np.asarray(tokenized.sentence_offsets)[np.asarray(tokenized.document_offsets)]))
     sentence_starts = set(tokenized.sentence_offsets.tolist())
     rng = np.random.default_rng(1)
-    heldout_documents = {10, 11}  # 20% of 12 documents, the last ones
+    heldout_documents = set(data.heldout_documents.tolist())
+    assert len(heldout_documents) == 2 and heldout_documents != {10, 11}  # 20% of 12, drawn at random
     labels, adjacent_checked = [], 0
     for split in ["train"] * 40 + ["heldout"] * 10:
         batch = data.make_batch(rng, 64, split)
@@ -263,7 +270,7 @@ def test_batches_are_a_pure_function_of_the_generator(tmp_path):
 
 def test_too_small_corpora_are_clear_errors(tmp_path):
     one_document = load(write(tmp_path / "one.txt", "A first sentence.\nA second one.\n"), tmp_path)
-    with pytest.raises(ValueError, match="1 documents; pre-training needs at least 2"):
+    with pytest.raises(ValueError, match="1 text documents; pre-training needs at least 2"):
         PretrainingData(one_document, ExampleConfig(heldout_fraction=0))
     four = load(write(tmp_path / "four.txt", "One.\n\nTwo.\n\nThree.\n\nFour.\n"), tmp_path)
     with pytest.raises(ValueError, match="have one sentence each"):
@@ -285,9 +292,9 @@ def test_truncation_matches_berts_one_token_at_a_time_loop():
                         a -= 1
                     else:
                         b -= 1
-                assert corpus._kept_lengths(length_a, length_b, budget) == (a, b)
+                assert pretraining_data._kept_lengths(length_a, length_b, budget) == (a, b)
     rng = np.random.default_rng(0)
-    cuts = [corpus._trim(rng, (100, 120), keep=10) for _ in range(4000)]
+    cuts = [pretraining_data._trim(rng, (100, 120), keep=10) for _ in range(4000)]
     assert all(end - start == 10 and 100 <= start <= 110 for start, end in cuts)
     from_front = np.array([start - 100 for start, _ in cuts])
     assert abs(from_front.mean() - 5) < 0.1 and {0, 10} <= set(from_front.tolist())  # fair coin per token

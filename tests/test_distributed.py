@@ -33,7 +33,7 @@ def test_pretrain_and_finetune_under_torchrun(tmp_path):
     text.write_text(stories())
     bert = tmp_path / "bert"
     torchrun("pretrain.py", "--corpus", str(text), "--data-dir", str(tmp_path / "data"), "--cache-dir",
-             str(tmp_path / "cache"), "--out", str(bert), "--preset", "tiny", "--max-len", "32",
+             str(tmp_path / "cache"), "--out", str(bert), "--preset", "tiny", "--max-len", "32", "--no-transfer",
              "--batch-size", "8", "--max-steps", "6", "--log-every", "3", "--eval-every", "6",
              "--eval-batches", "1")
     records = [r for r in logged(bert) if "rank_batches" in r]

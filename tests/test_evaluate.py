@@ -232,7 +232,7 @@ def test_a_pretrained_bert_gets_its_runs_heldout_scores(files):
     bert_dir = root / "bert"
     pretrain.main(["--corpus", str(write_corpus(root / "stories.txt")), "--data-dir", str(root),
                    "--cache-dir", str(root / "cache"), "--out", str(bert_dir), "--preset", "tiny",
-                   "--max-len", "32", "--batch-size", "8", "--max-steps", "2", "--eval-batches", "2",
+                   "--max-len", "32", "--no-transfer", "--batch-size", "8", "--max-steps", "2", "--eval-batches", "2",
                    "--seed", "1"])
     out = root / "bert-report"
     printed = run_quietly(["--model", str(bert_dir), "--sts", str(files["sts"]), "--data-dir", str(root),

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from bert import IGNORE_INDEX, BertConfig, BertForPreTraining, pretraining_loss
-from corpus import CorpusConfig, is_nli_source, load_corpus, read_documents, resolve_corpus
+from corpus import CorpusConfig, is_nli_source, load_corpus, read_corpus, read_documents, resolve_corpus
 from data import CLS_ID, PAD_ID, SEP_ID
 from pretraining_data import ExampleConfig, PretrainingData
 from test_corpus import original_ids
@@ -116,3 +116,12 @@ def test_without_next_sentence_prediction_an_example_is_one_run_of_text(tmp_path
     assert nsp.item() == 0 and torch.equal(total, mlm + nsp)
     total.backward()  # the unused NSP head still gets a (zero) gradient, as data-parallel training needs
     assert torch.equal(model.next_sentence.weight.grad, torch.zeros_like(model.next_sentence.weight))
+
+
+def test_max_samples_caps_the_text_files_but_reads_nli_sources_whole(tmp_path):
+    text = unique_words_text(tmp_path / "text.txt", documents=4, sentences=3)
+    nli = write_jsonl(tmp_path / "nli.jsonl", PAIRS)
+    sources = [resolve_corpus(str(path), tmp_path) for path in (text, nli, text)]
+    read = list(read_corpus(sources, max_paragraphs=5))
+    assert [source for source, _ in read] == [0, 0, 1, 1, 1]  # 3 + 2 paragraphs of text, then all of the NLI
+    assert len(read[1][1]) == 2 and read[2][1][0] == PAIRS[0][0]
