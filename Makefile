@@ -125,5 +125,18 @@ recipe-gpu: venv
 		--data-dir $(DATA_DIR) --device cuda --out $(RECIPE_DIR)-gpu/sbert
 	$(PY) evaluate.py --model $(RECIPE_DIR)-gpu/sbert $(RECIPE_EVALUATE) --device cuda
 
+# --- Start from a real BERT (docs/huggingface.md; not run on the project's machine) -------------------------------
+# HF_BERT: a Hugging Face BERT directory, e.g. `hf download google-bert/bert-base-uncased config.json vocab.txt
+# tokenizer_config.json model.safetensors --local-dir data/bert-base-uncased`. The SBERT paper's fine-tuning
+# (finetune.py's defaults): SNLI + MultiNLI train, 1 epoch, batch 16, AdamW 2e-5, 10% warm-up, mean pooling,
+# (u, v, |u-v|); the paper reports STSb test Spearman 77.03 for SBERT-NLI-base.
+HF_BERT ?= $(DATA_DIR)/bert-base-uncased
+.PHONY: recipe-gpu-hf
+recipe-gpu-hf: venv
+	$(PY) finetune.py --bert $(HF_BERT) --train snli:train$(COMMA)mnli:train --val snli:dev --data-dir $(DATA_DIR) \
+		--device cuda --out $(RECIPE_DIR)-gpu-hf/sbert
+	$(PY) evaluate.py --model $(RECIPE_DIR)-gpu-hf/sbert --test snli:test --sts stsb:test --data-dir $(DATA_DIR) \
+		--device cuda
+
 clean:
 	rm -rf $(VENV) .cache .pytest_cache

@@ -34,7 +34,8 @@ SHARED_WORDS = ["the", "a", "man", "woman", "is", "play", "##ing", "##s", "##ed"
                 "un", "##aff", "##able", "don", "t", "yes", "ok", "5", "00", "hello", "world", "x", "##x",
                 "中", "国", "人", "good", "morning", "##ly", "s", "##t", "##an", "##bul", "fine", "ist"]
 VOCABULARIES = {
-    "uncased": ["cafe", "naive", "resume", "super", "##cal", "i", "strasse", "##ß", "straße", "ß", "##ist", "İ"],
+    "uncased": ["cafe", "naive", "resume", "super", "##cal", "i", "strasse", "##ß", "straße", "ß", "##ist",
+                "İ"],
     "cased": ["The", "A", "Man", "Café", "café", "Cafe", "naïve", "résumé", "UN", "##AFF", "##ABLE", "Hello",
               "İstanbul", "I", "##e", "e", "Straße", "##\u0301"],
 }
@@ -42,7 +43,7 @@ TEXTS = [
     "", "   \t\n ", "The man is playing guitar.", "UNAFFABLE unaffable Unaffable",
     "Café naïve résumé", "Cafe\u0301 cafe\u0301",  # precomposed accents; an accent as a combining mark
     "中国人 hello中国 good中", "안녕 world",  # CJK ideographs are words; Hangul is not split
-    "don't! (yes) $5.00 -- ok? the,the.the/a&b 50%", "«hello» — world… ¿ok?",  # ASCII and Unicode punctuation
+    "don't! (yes) $5.00 -- ok? the,the.the/a&b 50%", "«hello» — world… ¿ok?",  # ASCII, Unicode punctuation
     "hello\u00a0world\tthe\nman\r\u3000a\u2028dog\u2009stage",  # kinds of space
     "a\u200bb c\x00d e\ufffdf g\x07h",  # zero-width space, NUL, replacement character, a control character
     "do\ufffdg the\x00 wo\u200bman",  # the same, dropped from known words
@@ -127,7 +128,8 @@ def write_outputs(model):
     input_ids, token_type_ids, attention_mask = model_inputs()
     out = model(input_ids=input_ids, token_type_ids=token_type_ids, attention_mask=attention_mask,
                 output_hidden_states=True)
-    pooled = model.bert(input_ids=input_ids, token_type_ids=token_type_ids, attention_mask=attention_mask).pooler_output
+    pooled = model.bert(input_ids=input_ids, token_type_ids=token_type_ids,
+                        attention_mask=attention_mask).pooler_output
     values = {"input_ids": input_ids, "token_type_ids": token_type_ids, "attention_mask": attention_mask,
               "hidden_states": torch.stack(out.hidden_states), "pooled": pooled,
               "mlm_logits": out.prediction_logits, "nsp_logits": out.seq_relationship_logits}
