@@ -20,6 +20,7 @@ from it for cased text that writes an accent as a separate combining mark. Speci
 the text ("[SEP]") are text here, cut into "[", "sep", "]"; `BertTokenizer` makes them the special token.
 """
 import hashlib
+import json
 import unicodedata
 from pathlib import Path
 
@@ -150,7 +151,8 @@ class WordPiece:
 
     def fingerprint(self):
         """Changes whenever the ids of some text would: with the tokens and with the casing."""
-        return hashlib.sha256(f"{self.settings()}\n{chr(10).join(self.tokens)}".encode()).hexdigest()
+        described = json.dumps(self.settings()) + "\n" + "\n".join(self.tokens)
+        return hashlib.sha256(described.encode()).hexdigest()
 
     def save(self, path):
         atomic_write_text(path, "".join(token + "\n" for token in self.tokens))
@@ -159,8 +161,7 @@ class WordPiece:
     def load(cls, path, lowercase=True):
         """vocab.txt as BertTokenizer reads it: every line a token, even an odd one."""
         path = Path(path)
-        text = path.read_text(encoding="utf-8")
-        tokens = text.split("\n")
+        tokens = path.read_text(encoding="utf-8").split("\n")
         if tokens[-1] == "":  # the newline after the last token
             tokens.pop()
         try:
