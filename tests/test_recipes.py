@@ -35,8 +35,8 @@ def planned_commands(target, data_dir):
 @pytest.mark.parametrize("target", ["demo", "recipe-headline", "recipe-gpu"])
 def test_every_command_of_a_training_target_parses_and_names_the_right_data(target, tmp_path):
     (tmp_path / "wikipedia").mkdir()
-    for number in range(4):  # the recipes pick their corpus files by wildcard
-        (tmp_path / "wikipedia" / f"enwiki_0{number}.txt.gz").touch()
+    for number in range(12):  # the recipes pick their corpus files by wildcard
+        (tmp_path / "wikipedia" / f"enwiki_{number:02d}.txt.gz").touch()
     commands = planned_commands(target, tmp_path)
     assert sorted({script for script, _ in commands}) == sorted(SCRIPTS)  # pre-train, fine-tune, evaluate
     for script, argv in commands:
