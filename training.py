@@ -37,7 +37,7 @@ def autocast(device, precision="auto"):
     """The arithmetic of the forward pass; weights, gradients and optimizer state stay fp32 in every case.
     "auto": bf16 autocast on CUDA (same exponent range as fp32, so no loss scaling is needed), fp32 elsewhere.
     "bf16": bf16 autocast on any device. On a CPU it pays only where the cores multiply bf16 matrices
-    natively (Intel AMX, AVX512-BF16), and costs elsewhere; README (Pre-training, Performance) measures it.
+    natively (Intel AMX, AVX512-BF16), and costs elsewhere; docs/performance.md measures it.
     "fp32": no autocast at all."""
     if precision == "bf16" or (precision == "auto" and device.type == "cuda"):
         return torch.autocast(device.type, dtype=torch.bfloat16)
