@@ -34,7 +34,7 @@ class BertConfig:
     # "written": attention spelled out with matmul and softmax (the default, to read);
     # "fused": torch's scaled_dot_product_attention, the same function in one faster kernel.
     attention: str = "written"
-    # Deliberate departures from the paper, all off by default (see README, "Options"):
+    # Deliberate departures from the paper, all off by default (docs/usage.md, "Pre-training"; RESULTS.md):
     pre_layer_norm: bool = False  # LayerNorm before each block instead of after (Cramming, GPT-2)
     bias: bool = True  # False drops the biases of linear layers and LayerNorms (Cramming)
 

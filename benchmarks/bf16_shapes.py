@@ -1,4 +1,4 @@
-"""Why bf16 autocast helps fine-tuning little on a CPU (README, Performance): a matrix multiply in bf16 costs
+"""Why bf16 autocast helps fine-tuning little on a CPU (docs/performance.md): a matrix multiply in bf16 costs
 much more the first time it meets a shape than when the shape repeats, and fine-tuning batches keep bringing
 new shapes (rows = sentences × their padded length).
 

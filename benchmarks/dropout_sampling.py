@@ -1,4 +1,4 @@
-"""Would a dropout that draws uniform numbers make fine-tuning faster? (README, Performance: measured, not
+"""Would a dropout that draws uniform numbers make fine-tuning faster? (docs/performance.md: measured, not
 adopted.) `--profile` of throughput.py shows torch's Bernoulli sampling (aten::bernoulli_) at 10-12% of a CPU
 training step; drawing torch.rand_like and comparing with p is the same dropout, sampled another way.
 

@@ -1,5 +1,5 @@
 """How many GFLOPS this machine's matrix multiplies reach at the shapes of the `small` encoder's linear layers,
-the ceiling on any BERT implementation's speed here (README, Performance).
+the ceiling on any BERT implementation's speed here (docs/performance.md).
 
     python benchmarks/gemm_rate.py [--tokens 8192] [--threads 2]
 

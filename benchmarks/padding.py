@@ -1,4 +1,4 @@
-"""How much of a fine-tuning batch is real text, and how much padding (README, Performance).
+"""How much of a fine-tuning batch is real text, and how much padding (docs/performance.md).
 
     python benchmarks/padding.py --data-dir ../shared/data [--pairs 2048] [--batch-size 16]
 
