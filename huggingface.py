@@ -123,6 +123,9 @@ def huggingface_config(config, architecture):
 
 # --- Names ----------------------------------------------------------------------------------------------------
 
+QKV = ("query", "key", "value")
+
+
 def encoder_names(config):
     """[(our name in BERT, [Hugging Face's names in BertModel])] for every tensor of the encoder. One name
     maps to one; our fused attention projection `qkv` is their query, key and value stacked in that order
@@ -135,7 +138,7 @@ def encoder_names(config):
         ours, theirs = f"layers.{i}.", f"encoder.layer.{i}."
         for part in ("weight", "bias"):
             names.append((f"{ours}attention.qkv.{part}",
-                          [f"{theirs}attention.self.{projection}.{part}" for projection in ("query", "key", "value")]))
+                          [f"{theirs}attention.self.{projection}.{part}" for projection in QKV]))
         for our_module, their_module in (("attention.out", "attention.output.dense"),
                                          ("attention_norm", "attention.output.LayerNorm"),
                                          ("feed_forward.up", "intermediate.dense"),
@@ -203,9 +206,11 @@ def export_weights(state, config, heads):
     """Hugging Face's {name: tensor} from our state dict: BertForPreTraining's names when `heads` (our state
     dict is a BertForPreTraining's), BertModel's otherwise (`state` holds an encoder's, under "bert.").
     A model trained without biases (--no-bias) gets zero biases: the same function in BertModel's shape."""
-    mapping = [("bert." + ours, ["bert." + n for n in names] if heads else names) for ours, names in encoder_names(config)]
-    if heads:
-        mapping += [(ours, [n if n.startswith("cls.") else "bert." + n for n in names]) for ours, names in head_names()]
+    mapping = [("bert." + ours, names) for ours, names in encoder_names(config)]
+    if heads:  # BertForPreTraining keeps the encoder and the pooler under "bert."
+        mapping = [(ours, ["bert." + n for n in names]) for ours, names in mapping]
+        mapping += [(ours, [n if n.startswith("cls.") else "bert." + n for n in names])
+                    for ours, names in head_names()]
     weights = {}
     for ours, names in mapping:
         tensor = state.get(ours)
@@ -257,9 +262,9 @@ def read_weights(directory):
     if (directory / "pytorch_model.bin").is_file():
         path = directory / "pytorch_model.bin"
         return torch.load(path, weights_only=True, map_location="cpu"), path
-    sharded = [p.name for p in directory.glob("*.index.json")]
+    shards = ", ".join(p.name for p in directory.glob("*.index.json"))
     raise ValueError(f"{directory} holds no {' or '.join(WEIGHT_FILES)}"
-                     + (f" (weights split into shards, {', '.join(sharded)}, are not read here)" if sharded else ""))
+                     + (f" (weights split into shards, {shards}, are not read here)" if shards else ""))
 
 
 def read_model_files(directory):
