@@ -86,3 +86,19 @@ def test_checkpoint_config_chooses_the_tokenizer(tmp_path):
         assert isinstance(load_tokenizer(tmp_path, config), Vocab)
     with pytest.raises(ValueError, match="unknown tokenizer 'bpe'"):
         load_tokenizer(tmp_path, {"tokenizer": {"name": "bpe"}})
+
+
+def test_tokenized_pairs_are_cached_per_tokenizer_setting(tmp_path):
+    """The same vocabulary read cased and uncased gives other ids for "Hello": the cache must not mix them."""
+    from nli import load_encoded_pairs
+    (tmp_path / "pairs.jsonl").write_text(json.dumps({"premise": "Hello, the Man.", "hypothesis": "A man.",
+                                                      "label": "entailment"}) + "\n")
+    cased = fixture_tokenizer("cased")
+    ids = {}
+    for lowercase in (False, True):
+        tokenizer = WordPiece(cased.tokens, lowercase)
+        pairs = load_encoded_pairs(str(tmp_path / "pairs.jsonl"), tokenizer, 16, tmp_path,
+                                   cache_dir=tmp_path / "cache", log=lambda message: None)
+        ids[lowercase] = pairs.first.flat.tolist()
+        assert ids[lowercase] == encode_sentence(tokenizer, "Hello, the Man.", 16)
+    assert ids[False] != ids[True]
