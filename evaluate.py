@@ -243,8 +243,9 @@ def _heldout_markdown(heldout):
     sources = ", ".join(f"`{source}`" for source in heldout["corpus"])
     rows = [["masked-LM accuracy", f"{heldout['heldout_mlm_accuracy']:.2%}"],
             ["masked-LM perplexity", f"{heldout['heldout_mlm_perplexity']:.2f}"],
-            ["masked-LM loss", f"{heldout['heldout_mlm_loss']:.4f}"],
-            ["next-sentence accuracy", f"{heldout['heldout_nsp_accuracy']:.2%}"]]
+            ["masked-LM loss", f"{heldout['heldout_mlm_loss']:.4f}"]]
+    if heldout["heldout_nsp_accuracy"] is not None:  # None: pre-trained without next-sentence prediction
+        rows.append(["next-sentence accuracy", f"{heldout['heldout_nsp_accuracy']:.2%}"])
     return ["## Held-out pre-training scores", "",
             f"After {heldout['step']:,} steps; {heldout['batches']} batches of {heldout['batch_size']} "
             f"pairs from the held-out documents of {sources}.", "",

@@ -252,6 +252,21 @@ def test_a_pretrained_bert_gets_its_runs_heldout_scores(files):
         evaluate.main(["--model", str(bert_dir), "--test", str(files["nli"]), "--data-dir", str(root)])
 
 
+def test_a_bert_pretrained_without_next_sentence_prediction_is_reported_without_it(files):
+    root = files["root"]
+    bert_dir = root / "bert-no-nsp"
+    pretrain.main(["--corpus", str(write_corpus(root / "stories.txt")), "--data-dir", str(root),
+                   "--cache-dir", str(root / "cache"), "--out", str(bert_dir), "--preset", "tiny", "--max-len", "32",
+                   "--no-transfer", "--no-nsp", "--batch-size", "8", "--max-steps", "2", "--eval-batches", "2"])
+    out = root / "no-nsp-report"
+    run_quietly(["--model", str(bert_dir), "--data-dir", str(root), "--cache-dir", str(root / "cache"),
+                 "--out", str(out), "--device", "cpu"])
+    report = json.loads((out / "report.json").read_text())
+    assert report["heldout"]["heldout_nsp_accuracy"] is None and report["heldout"]["heldout_mlm_accuracy"] >= 0
+    markdown = (out / "report.md").read_text()
+    assert "masked-LM accuracy" in markdown and "next-sentence" not in markdown
+
+
 # --- Clear errors --------------------------------------------------------------------------------------------
 
 def test_a_missing_model_directory_is_named(tmp_path):
