@@ -88,7 +88,7 @@ RECIPE_PRETRAIN = --corpus $(RECIPE_TEXT) $(RECIPE_NLI) --nli-share 0.5 \
 	--eval-batches 20 --log-every 50 --seed 0
 RECIPE_FINETUNE = --train snli:dev$(COMMA)mnli:dev_matched --val-fraction 0.05 --data-dir $(DATA_DIR) \
 	--batch-size 32 --features "u,v,|u-v|" --epochs 100 --max-steps 1500 --eval-every 250
-PRETRAINED_LR ?= 1e-4
+PRETRAINED_LR ?= 3e-4
 RANDOM_INIT_LR ?= 3e-4
 RECIPE_EVALUATE = --test snli:test --sts stsb:dev --data-dir $(DATA_DIR)
 TRANSFER_SEEDS ?= 0 1

@@ -21,12 +21,14 @@ def last_evaluation(bert_dir):
     return [r for r in records(bert_dir / "metrics.jsonl") if "heldout_mlm_accuracy" in r][-1]
 
 
-def first_evaluation(bert_dir):
+def first_evaluation(bert_dir):  # step 0: the random start
     return [r for r in records(bert_dir / "metrics.jsonl") if "heldout_mlm_accuracy" in r][0]
 
 
 def seeds(root, tag):
-    return sorted(root.glob(f"transfer/sbert-{tag}-seed*"))
+    """The fine-tuned runs of one start, seed 0 first; the headline (sbert/) is the 60-minute start's seed 0."""
+    headline = [root / "sbert"] if tag == "60min" and (root / "sbert" / "report.json").exists() else []
+    return headline + sorted(run for run in root.glob(f"transfer/sbert-{tag}-seed*") if (run / "report.json").exists())
 
 
 def row(root, label, bert, tag):
