@@ -93,10 +93,10 @@ def parse_args(argv=None):
 def resumed_args(args):
     """--resume continues with the saved settings; only the limits and the hardware (device, precision) may be
     given anew. An option the saved run predates takes its value from this command line."""
-    saved = argparse.Namespace(**read_json(Path(args.out) / "args.json"))
+    saved = argparse.Namespace(**{**vars(args), **read_json(Path(args.out) / "args.json")})
     saved.resume = True
     for name in ("max_steps", "max_minutes", "device", "precision"):
-        if getattr(args, name) not in (None, "auto") or not hasattr(saved, name):
+        if getattr(args, name) not in (None, "auto"):
             setattr(saved, name, getattr(args, name))
     return saved
 
@@ -111,19 +111,18 @@ def model_config(args, vocab_size):
 
 def corpus_config(args):
     return CorpusConfig(max_samples=args.max_samples, vocab_size=args.vocab_size,
-                        exclude=tuple(spec for spec in getattr(args, "exclude_sentences_of", "").split(",") if spec))
+                        exclude=tuple(spec for spec in args.exclude_sentences_of.split(",") if spec))
 
 
 def load_data(args, max_len):
     corpus = load_corpus(args.corpus, args.data_dir, args.cache_dir, corpus_config(args))
     return PretrainingData(corpus, ExampleConfig(max_len=max_len, mask_prob=args.mask_prob,
-                                                 next_sentence=not getattr(args, "no_nsp", False),
-                                                 nli_share=getattr(args, "nli_share", None)))
+                                                 next_sentence=not args.no_nsp, nli_share=args.nli_share))
 
 
 def transfer_signals(args, data, max_len):
     """The two transfer signals (transfer.py) on the run's vocabulary, or None with --no-transfer."""
-    if getattr(args, "no_transfer", True):
+    if args.no_transfer:
         return None
     config = TransferConfig(sts=args.transfer_sts, nli=args.transfer_nli)
     return TransferSignals(data.corpus.vocab, max_len, args.data_dir, args.cache_dir, config)
