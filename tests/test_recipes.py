@@ -22,7 +22,10 @@ TASK_OF_OPTION = {("finetune.py", "train"): "nli", ("finetune.py", "val"): "nli"
 
 def planned_commands(target, data_dir):
     """(script, arguments) of every Python script `make TARGET` would run."""
-    printed = subprocess.run(["make", "-n", target, f"DATA_DIR={data_dir}"], cwd=ROOT, check=True,
+    # RUN_DIR and RECIPE_DIR point at nothing, so a demo or recipe already run in this checkout does not
+    # make its stages look done
+    printed = subprocess.run(["make", "-n", target, f"DATA_DIR={data_dir}", f"RUN_DIR={data_dir}/runs/demo",
+                              f"RECIPE_DIR={data_dir}/runs/recipe"], cwd=ROOT, check=True,
                              capture_output=True, text=True).stdout
     commands = []
     for line in printed.replace("\\\n", " ").splitlines():
