@@ -128,23 +128,28 @@ class SentenceBERT(nn.Module):
     def tokenize(self, sentences):
         return [encode_sentence(self.vocab, s, self.config.bert.max_len) for s in sentences]
 
-    @torch.inference_mode()
     def encode(self, sentences, batch_size=64):
         """Sentence embeddings (N, d), in the order given. Batches hold sentences of similar length, so
         little padding is computed."""
-        was_training = self.training
-        self.eval()
-        try:
-            ids = self.tokenize(sentences)
-            order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
-            embeddings = torch.empty(len(ids), self.config.bert.d_model)
-            for start in range(0, len(order), batch_size):
-                chosen = order[start:start + batch_size]
-                batch = pad([ids[i] for i in chosen]).to(self.device)
-                embeddings[chosen] = self.embed(batch).float().cpu()
-            return embeddings
-        finally:
-            self.train(was_training)
+        return self.encode_ids(self.tokenize(sentences), batch_size)
+
+    @torch.inference_mode()
+    def encode_ids(self, ids, batch_size=64):
+        """`encode` for sentences already tokenized (lists of token ids): the server tokenizes in the request
+        threads, so that its one model thread only runs the model."""
+        if self.training:  # embeddings are the eval-mode function (no dropout); switching modes walks every module,
+            self.eval()    # which costs a short sentence's forward pass a tenth of its time, so only when needed
+            try:
+                return self.encode_ids(ids, batch_size)
+            finally:
+                self.train()
+        order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
+        embeddings = torch.empty(len(ids), self.config.bert.d_model)
+        for start in range(0, len(order), batch_size):
+            chosen = order[start:start + batch_size]
+            batch = pad([ids[i] for i in chosen]).to(self.device)
+            embeddings[chosen] = self.embed(batch).float().cpu()
+        return embeddings
 
     def similarity(self, first, second):
         """Cosine similarity of two sentences, or element-wise of two equally long lists of sentences."""

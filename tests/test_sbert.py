@@ -83,6 +83,19 @@ def test_encode_keeps_the_order_of_the_sentences():
     torch.testing.assert_close(together, one_by_one, rtol=1e-5, atol=1e-6)
 
 
+def test_encode_is_the_eval_mode_function_and_leaves_the_mode_as_it_found_it():
+    model = tiny_model()
+    for module in model.modules():  # dropout that would show if encode ran in training mode
+        if isinstance(module, torch.nn.Dropout):
+            module.p = 0.5
+    sentences = ["the dog runs on stage", "a man"]
+    wanted = model.eval().encode(sentences)
+    assert not model.training
+    model.train()
+    torch.testing.assert_close(model.encode(sentences), wanted)
+    assert model.training and all(module.training for module in model.modules())
+
+
 def test_save_and_load_give_identical_predictions(tmp_path):
     model = tiny_model(pooling="max").eval()
     model.save(tmp_path / "model")
