@@ -178,7 +178,12 @@ class SentenceIndex:
     def search(self, query_embedding, k):
         """The k sentences (all of them when there are fewer) nearest to a query embedding (d,) by cosine,
         best first, as [(sentence, cosine)]."""
-        query = F.normalize(query_embedding.float(), dim=0)
-        cosines = self.embeddings @ query  # (N,): rows and query have length 1, so each product is a cosine
-        best = torch.topk(cosines, min(k, len(self)))
-        return [(self.sentences[i], cosine) for cosine, i in zip(best.values.tolist(), best.indices.tolist())]
+        return self.search_many(query_embedding[None], k)[0]
+
+    def search_many(self, query_embeddings, k):
+        """`search` for the queries (B, d) that arrived together, in one matrix product: [[(sentence, cosine)]]."""
+        queries = F.normalize(query_embeddings.float(), dim=1)
+        cosines = queries @ self.embeddings.T  # (B, N): rows and queries have length 1, so each product is a cosine
+        best = torch.topk(cosines, min(k, len(self)), dim=1)
+        return [[(self.sentences[i], cosine) for cosine, i in zip(values, indices)]
+                for values, indices in zip(best.values.tolist(), best.indices.tolist())]

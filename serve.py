@@ -1,6 +1,6 @@
 """Serve a fine-tuned Sentence-BERT as a two-box web page and a small JSON API, with the standard library.
 
-    python serve.py --model runs/sbert [--index FILE_OR_SPEC] [--host 127.0.0.1] [--port 8000] [--quiet]
+    python serve.py --model runs/sbert [--index FILE_OR_SPEC] [--host 127.0.0.1] [--port 8000] [--threads N] [--quiet]
 
 Endpoints:
     GET  /                  the page: premise and hypothesis boxes, example pairs, the answer and why
@@ -22,6 +22,7 @@ JSON when the Accept header names application/json or the URL holds format=json.
 """
 import argparse
 import json
+import os
 import pickle
 import secrets
 import socket
@@ -30,6 +31,8 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import urlsplit
+
+import torch
 
 from batching import EncodingBatcher
 from explain import explain
@@ -83,10 +86,13 @@ class AgreeServer(ThreadingHTTPServer):
         # model runs for one caller at a time, and the sentences of requests that arrive together are
         # encoded as one batch (batching.py), which costs far less than one pass each.
         self.model_lock = threading.Lock()
-        self.encoder = EncodingBatcher(self.model.encode, self.model_lock)
+        self.encoder = EncodingBatcher(self.model.encode_ids, self.model_lock)
+        # Search queries are batched the same way, and scored against the index in the worker too: one matrix
+        # product for the batch, and no torch work in the short-lived request threads.
+        self.searcher = EncodingBatcher(self.search_batch, self.model_lock)
 
     def predict(self, premise, hypothesis):
-        u, v = self.encoder.encode([premise, hypothesis])
+        u, v = self.encoder.encode(self.model.tokenize([premise, hypothesis]))
         return self.model.verdict(u, v)
 
     def explain(self, premise, hypothesis):
@@ -94,7 +100,13 @@ class AgreeServer(ThreadingHTTPServer):
             return explain(self.model, premise, hypothesis)
 
     def search(self, query, k):
-        return self.index.search(self.encoder.encode([query])[0], k)
+        return self.searcher.encode([(self.model.tokenize([query])[0], k)])[0]
+
+    def search_batch(self, requests):
+        """The answers to the (query's token ids, k) requests that arrived together, best first."""
+        embeddings = self.model.encode_ids([ids for ids, _ in requests])
+        ranked = self.index.search_many(embeddings, max(k for _, k in requests))
+        return [results[:k] for results, (_, k) in zip(ranked, requests)]
 
     def handle_error(self, request, client_address):
         if not isinstance(sys.exc_info()[1], ConnectionError):  # a client that hung up needs no traceback
@@ -103,6 +115,7 @@ class AgreeServer(ThreadingHTTPServer):
     def server_close(self):
         super().server_close()
         self.encoder.close()
+        self.searcher.close()
 
 
 def make_server(model, model_dir, host="127.0.0.1", port=8000, quiet=False,
@@ -307,7 +320,21 @@ def parse_args(argv=None):
                         help="address to listen on; the default, loopback, keeps it on this machine")
     parser.add_argument("--port", type=int, default=8000, help="port to listen on (0 picks a free one)")
     parser.add_argument("--quiet", action="store_true", help="no line per request on stderr")
-    return parser.parse_args(argv)
+    parser.add_argument("--threads", type=int, default=serving_threads(),
+                        help="torch threads for answering requests once the index is built (default: all cores "
+                             "but one, left to the request threads: %(default)s here; docs/web.md measures it)")
+    args = parser.parse_args(argv)
+    if args.threads < 1:
+        parser.error(f"--threads must be at least 1, not {args.threads}")
+    return args
+
+
+def serving_threads():
+    """All the cores this process may use but one. The model's thread shares the CPU with the request
+    threads (HTTP, JSON, tokenizing); when a forward pass also wants every core, its threads wait for each
+    other at every operation. On 2 cores one torch thread answered faster under 8 clients than two (docs/web.md)."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return max(1, cores - 1)
 
 
 def load_index(model, args):
@@ -321,7 +348,8 @@ def load_index(model, args):
 def main(argv=None):
     args = parse_args(argv)
     model = load_model(args.model)
-    index = load_index(model, args) if args.index else None
+    index = load_index(model, args) if args.index else None  # with every core: it happens once, before anyone waits
+    torch.set_num_threads(args.threads)
     try:
         server = make_server(model, args.model, args.host, args.port, args.quiet, index=index)
     except OSError as error:

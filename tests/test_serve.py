@@ -602,6 +602,19 @@ def test_a_failing_batch_fails_its_requests_and_the_encoder_goes_on(checkpoint, 
 
 # --- command line ---------------------------------------------------------------------------------------
 
+@pytest.mark.parametrize("cores, threads", [({0}, 1), ({0, 1}, 1), (set(range(8)), 7)])
+def test_the_server_leaves_one_core_to_the_request_threads(monkeypatch, cores, threads):
+    monkeypatch.setattr(serve.os, "sched_getaffinity", lambda pid: cores, raising=False)
+    assert serve.serving_threads() == threads
+    assert serve.parse_args(["--model", "m"]).threads == threads
+
+
+def test_main_refuses_fewer_than_one_thread(capsys):
+    with pytest.raises(SystemExit):
+        serve.parse_args(["--model", "m", "--threads", "0"])
+    assert "--threads must be at least 1, not 0" in capsys.readouterr().err
+
+
 def test_main_explains_a_missing_model_directory(tmp_path):
     with pytest.raises(SystemExit, match="model directory .*nowhere not found"):
         main(["--model", str(tmp_path / "nowhere"), "--port", "0"])
