@@ -3,19 +3,20 @@
     python benchmarks/latency.py --model runs/recipe/sbert [--clients 8] [--requests 400] [--explain]
 
 Starts serve.py's server in this process on a free loopback port, warms it up, then lets `--clients` threads
-send `--requests` POST /predict requests in all (real SNLI-like sentence pairs, varied lengths) and reports
-the median and 99th-percentile time per request, the throughput, and how many pairs the server encoded per
-forward pass (requests that arrive together are encoded as one batch). With --explain every request also asks
+of another process send `--requests` POST /predict requests in all (real SNLI-like sentence pairs, varied
+lengths) and reports the median and 99th-percentile time per request, the throughput, and how many pairs the
+server encoded per forward pass (requests that arrive together are encoded as one batch). With --explain every request also asks
 for the occlusion of each word (/predict?explain=1); run it with --clients 1 beside a run without, to see
 what the explanation costs a request.
 """
 import argparse
+import http.client
 import json
+import multiprocessing
 import statistics
 import sys
 import threading
 import time
-import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -23,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import torch  # noqa: E402
 
 from sbert import SentenceBERT  # noqa: E402
-from serve import make_server  # noqa: E402
+from serve import make_server, serving_threads  # noqa: E402
 
 PAIRS = [
     ("A man is playing a guitar on stage.", "The man is performing music."),
@@ -37,27 +38,48 @@ PAIRS = [
 ]
 
 
-def timed(request):
-    """Seconds from sending `request` (a urllib Request) to having read its JSON answer."""
+def timed(port, job):
+    """Seconds from sending one request to having read its JSON answer. `job`: (method, path, body or None,
+    headers). http.client rather than urllib: the clients share the machine's cores with the server, so the
+    less work each request costs them, the more of the CPU the measurement leaves to the server."""
+    method, path, body, headers = job
     started = time.perf_counter()
-    with urllib.request.urlopen(request, timeout=600) as response:
-        json.load(response)
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
+    try:
+        connection.request(method, path, body, headers)
+        response = connection.getresponse()
+        answer = response.read()
+    finally:
+        connection.close()
+    if response.status != 200:
+        raise SystemExit(f"{method} {path} answered {response.status}: {answer[:200]!r}")
+    json.loads(answer)
     return time.perf_counter() - started
 
 
-def predict_request(url, number):
+def predict_job(path, number):
     premise, hypothesis = PAIRS[number % len(PAIRS)]
     body = json.dumps({"premise": premise, "hypothesis": hypothesis}).encode()
-    return urllib.request.Request(url, body, {"Content-Type": "application/json"})
+    return "POST", path, body, {"Content-Type": "application/json"}
 
 
-def run_clients(make_request, clients, requests):
-    """`clients` threads, each sending its share of `requests` one after another: (latencies, seconds)."""
+def run_clients(port, make_job, clients, requests):
+    """`clients` threads, each sending its share of `requests` one after another: (latencies, seconds).
+
+    The clients run in a process of their own, as a browser or another program would: threads in the
+    server's process would hold its interpreter lock for their own HTTP work, and each time the model's worker
+    thread came back from a torch operation it would wait for them (up to the 5 ms switch interval)."""
+    jobs = [make_job(number) for number in range(requests)]
+    with multiprocessing.get_context("spawn").Pool(1) as pool:
+        return pool.apply(client_threads, (port, jobs, clients))
+
+
+def client_threads(port, jobs, clients):
     latencies, threads = [], []
 
     def client(first):
-        for number in range(first, requests, clients):
-            latencies.append(timed(make_request(number)))
+        for job in jobs[first::clients]:
+            latencies.append(timed(port, job))
 
     started = time.perf_counter()
     for c in range(clients):
@@ -79,15 +101,15 @@ def summary(latencies, seconds):
 
 
 def serving(server):
-    """Start `server` in a background thread; returns its base URL."""
+    """Start `server` in a background thread; returns its port."""
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    return f"http://127.0.0.1:{server.server_address[1]}"
+    return server.server_address[1]
 
 
-def recording_batches(server):
-    """Record the number of sentences of each forward pass the server's encoder runs."""
-    sizes, encode = [], server.encoder.encode_batch
-    server.encoder.encode_batch = lambda sentences: sizes.append(len(sentences)) or encode(sentences)
+def recording_batches(batcher):
+    """Record the number of sentences (or queries) of each forward pass one of the server's batchers runs."""
+    sizes, encode = [], batcher.encode_batch
+    batcher.encode_batch = lambda items: sizes.append(len(items)) or encode(items)
     return sizes
 
 
@@ -97,13 +119,16 @@ def main():
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--requests", type=int, default=400)
     parser.add_argument("--explain", action="store_true", help="ask for each word's occlusion (?explain=1)")
+    parser.add_argument("--threads", type=int, default=serving_threads(),
+                        help="torch threads, as serve.py --threads (default: serve.py's, %(default)s here)")
     args = parser.parse_args()
+    torch.set_num_threads(args.threads)
     server = make_server(SentenceBERT.load(args.model), Path(args.model), "127.0.0.1", 0, quiet=True)
-    url = serving(server) + ("/predict?explain=1" if args.explain else "/predict")
+    port, path = serving(server), "/predict?explain=1" if args.explain else "/predict"
     for number in range(len(PAIRS)):  # warm-up
-        timed(predict_request(url, number))
-    batches = recording_batches(server)
-    latencies, seconds = run_clients(lambda number: predict_request(url, number), args.clients, args.requests)
+        timed(port, predict_job(path, number))
+    batches = recording_batches(server.encoder)
+    latencies, seconds = run_clients(port, lambda number: predict_job(path, number), args.clients, args.requests)
     server.shutdown()
     batching = (f", {statistics.mean(batches) / 2:.2f} pairs per forward pass ({len(batches)} passes)"
                 if batches else ", explained one request at a time")

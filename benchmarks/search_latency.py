@@ -7,8 +7,9 @@ For each size N: the first N distinct sentences of Wikipedia (split into sentenc
 each) go into a one-sentence-per-line file, and search.build_index encodes them from scratch (a fresh cache
 directory), timed: sentences per second. Memory: the embedding matrix's bytes (N x d float32) and the growth of
 this process's resident memory over the build (the matrix, the sentences as Python strings, the encoder's
-working memory), both also per 100,000 sentences. Then serve.py's server runs with that index, and `--clients`
-threads send `--requests` GET /search?q=...&k=K in all: median and 99th-percentile time per request.
+working memory), both also per 100,000 sentences. Then serve.py's server runs with that index (with
+serve.py's --threads), and `--clients` threads of another process send `--requests` GET /search?q=...&k=K in
+all: median and 99th-percentile time per request.
 """
 import argparse
 import gzip
@@ -16,7 +17,6 @@ import sys
 import tempfile
 import time
 import urllib.parse
-import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -27,7 +27,7 @@ from data import split_sentences, use_nltk_data  # noqa: E402
 from latency import PAIRS, recording_batches, run_clients, serving, summary, timed  # noqa: E402
 from sbert import SentenceBERT  # noqa: E402
 from search import build_index  # noqa: E402
-from serve import make_server  # noqa: E402
+from serve import make_server, serving_threads  # noqa: E402
 
 QUERIES = [sentence for pair in PAIRS for sentence in pair]
 
@@ -57,6 +57,7 @@ def resident_bytes():
 def measure(model, model_dir, sentences, args, scratch):
     index_file = scratch / f"sentences-{len(sentences)}.txt"
     index_file.write_text("".join(s + "\n" for s in sentences), encoding="utf-8")
+    torch.set_num_threads(args.build_threads)  # as serve.py: the index is built with every core
     before, started = resident_bytes(), time.perf_counter()
     index = build_index(model, str(index_file), cache_dir=scratch / f"cache-{len(sentences)}", progress=False,
                         log=lambda line: None)
@@ -67,17 +68,18 @@ def measure(model, model_dir, sentences, args, scratch):
           f"embeddings {matrix / 2**20:.1f} MiB ({matrix * per_100k / 2**20:.1f} MiB per 100k sentences), "
           f"resident memory +{grown / 2**20:.1f} MiB over the build ({grown * per_100k / 2**20:.1f} MiB per 100k)",
           flush=True)
+    torch.set_num_threads(args.threads)  # and answers with --threads
     server = make_server(model, model_dir, "127.0.0.1", 0, quiet=True, index=index)
-    base = serving(server)
+    port = serving(server)
 
-    def search_request(number):
+    def search_job(number):
         query = urllib.parse.urlencode({"q": QUERIES[number % len(QUERIES)], "k": args.k, "format": "json"})
-        return urllib.request.Request(f"{base}/search?{query}")
+        return "GET", f"/search?{query}", None, {}
 
     for number in range(len(QUERIES)):  # warm-up
-        timed(search_request(number))
-    batches = recording_batches(server)
-    latencies, seconds = run_clients(search_request, args.clients, args.requests)
+        timed(port, search_job(number))
+    batches = recording_batches(server.searcher)
+    latencies, seconds = run_clients(port, search_job, args.clients, args.requests)
     server.shutdown()
     server.server_close()
     print(f"  GET /search k={args.k}: {len(latencies)} requests from {args.clients} concurrent clients: "
@@ -92,7 +94,10 @@ def main():
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--requests", type=int, default=400)
     parser.add_argument("--k", type=int, default=10)
+    parser.add_argument("--threads", type=int, default=serving_threads(),
+                        help="torch threads while answering, as serve.py --threads (default: serve.py's, %(default)s here)")
     args = parser.parse_args()
+    args.build_threads = torch.get_num_threads()
     use_nltk_data(args.data_dir)
     files = sorted(Path(args.data_dir, "wikipedia").glob("enwiki_*.txt.gz"))
     if not files:
@@ -100,7 +105,7 @@ def main():
     model = SentenceBERT.load(args.model)
     sentences = wikipedia_sentences(files, max(args.sizes))
     print(f"model {args.model} (d = {model.config.bert.d_model}), torch {torch.__version__}, "
-          f"{torch.get_num_threads()} threads", flush=True)
+          f"{args.build_threads} threads building the index, {args.threads} answering", flush=True)
     with tempfile.TemporaryDirectory() as scratch:
         for size in sorted(args.sizes):
             measure(model, Path(args.model), sentences[:size], args, Path(scratch))
