@@ -64,7 +64,8 @@ def predict_job(path, number):
 
 
 def run_clients(port, make_job, clients, requests):
-    """`clients` threads, each sending its share of `requests` one after another: (latencies, seconds).
+    """`clients` threads, each sending its share of `requests` one after another: (latencies, seconds, CPU
+    seconds the clients' process spent meanwhile).
 
     The clients run in a process of their own, as a browser or another program would: threads in the
     server's process would hold its interpreter lock for their own HTTP work, and each time the model's worker
@@ -81,13 +82,13 @@ def client_threads(port, jobs, clients):
         for job in jobs[first::clients]:
             latencies.append(timed(port, job))
 
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     for c in range(clients):
         threads.append(threading.Thread(target=client, args=(c,)))
         threads[-1].start()
     for thread in threads:
         thread.join()
-    return latencies, time.perf_counter() - started
+    return latencies, time.perf_counter() - started, time.process_time() - cpu
 
 
 def percentile(values, share):
@@ -106,11 +107,44 @@ def serving(server):
     return server.server_address[1]
 
 
-def recording_batches(batcher):
-    """Record the number of sentences (or queries) of each forward pass one of the server's batchers runs."""
-    sizes, encode = [], batcher.encode_batch
-    batcher.encode_batch = lambda items: sizes.append(len(items)) or encode(items)
-    return sizes
+class Accounting:
+    """Where the CPU time goes while the clients run: the model's thread (every pass of one of the server's
+    batchers, and how many sentences or queries each held), the rest of the server's process (request threads;
+    also torch's helper threads when --threads is above 1), the clients' process, and the share of the
+    machine's cores left idle (from /proc/stat, where there is one)."""
+
+    def __init__(self, batcher):
+        self.sizes, self.model_seconds = [], 0.0
+        encode = batcher.encode_batch
+
+        def timed_pass(items):
+            started = time.thread_time()
+            try:
+                return encode(items)
+            finally:
+                self.sizes.append(len(items))
+                self.model_seconds += time.thread_time() - started
+
+        batcher.encode_batch = timed_pass
+        self.process_seconds, self.ticks = time.process_time(), cpu_ticks()
+
+    def summary(self, requests, client_seconds):
+        server = time.process_time() - self.process_seconds
+        per_request = lambda seconds: f"{seconds / requests * 1000:.2f} ms"
+        ticks = cpu_ticks()
+        idle = (f"; cores idle {100 * (ticks[0] - self.ticks[0]) / (ticks[1] - self.ticks[1]):.0f}% of the time"
+                if ticks and self.ticks else "")
+        return (f"CPU per request: model thread {per_request(self.model_seconds)}, rest of the server "
+                f"{per_request(server - self.model_seconds)}, clients {per_request(client_seconds)}{idle}")
+
+
+def cpu_ticks():
+    """(idle, total) clock ticks of all cores since boot, or None off Linux."""
+    try:
+        fields = [int(field) for field in Path("/proc/stat").read_text().split("\n")[0].split()[1:8]]
+    except (OSError, ValueError):
+        return None
+    return fields[3], sum(fields)
 
 
 def main():
@@ -127,14 +161,16 @@ def main():
     port, path = serving(server), "/predict?explain=1" if args.explain else "/predict"
     for number in range(len(PAIRS)):  # warm-up
         timed(port, predict_job(path, number))
-    batches = recording_batches(server.encoder)
-    latencies, seconds = run_clients(port, lambda number: predict_job(path, number), args.clients, args.requests)
+    accounting = Accounting(server.encoder)
+    latencies, seconds, client_seconds = run_clients(port, lambda number: predict_job(path, number), args.clients,
+                                                     args.requests)
     server.shutdown()
+    batches = accounting.sizes
     batching = (f", {statistics.mean(batches) / 2:.2f} pairs per forward pass ({len(batches)} passes)"
                 if batches else ", explained one request at a time")
     print(f"POST /predict{'?explain=1' if args.explain else ''}: {len(latencies)} requests from {args.clients} "
           f"concurrent clients, torch {torch.__version__}, {torch.get_num_threads()} threads: "
-          f"{summary(latencies, seconds)}{batching}")
+          f"{summary(latencies, seconds)}{batching}\n  {accounting.summary(args.requests, client_seconds)}")
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ all: median and 99th-percentile time per request.
 """
 import argparse
 import gzip
+import statistics
 import sys
 import tempfile
 import time
@@ -24,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import torch  # noqa: E402
 
 from data import split_sentences, use_nltk_data  # noqa: E402
-from latency import PAIRS, recording_batches, run_clients, serving, summary, timed  # noqa: E402
+from latency import PAIRS, Accounting, run_clients, serving, summary, timed  # noqa: E402
 from sbert import SentenceBERT  # noqa: E402
 from search import build_index  # noqa: E402
 from serve import make_server, serving_threads  # noqa: E402
@@ -78,12 +79,13 @@ def measure(model, model_dir, sentences, args, scratch):
 
     for number in range(len(QUERIES)):  # warm-up
         timed(port, search_job(number))
-    batches = recording_batches(server.searcher)
-    latencies, seconds = run_clients(port, search_job, args.clients, args.requests)
+    accounting = Accounting(server.searcher)
+    latencies, seconds, client_seconds = run_clients(port, search_job, args.clients, args.requests)
     server.shutdown()
     server.server_close()
     print(f"  GET /search k={args.k}: {len(latencies)} requests from {args.clients} concurrent clients: "
-          f"{summary(latencies, seconds)}, {sum(batches) / len(batches):.2f} queries per forward pass", flush=True)
+          f"{summary(latencies, seconds)}, {statistics.mean(accounting.sizes):.2f} queries per forward pass\n"
+          f"  {accounting.summary(args.requests, client_seconds)}", flush=True)
 
 
 def main():
