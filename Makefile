@@ -59,9 +59,10 @@ $(RUN_DIR)/bert/.done: | venv $(DATA_DIR)/nltk_data/tokenizers/punkt_tab
 		$(if $(wildcard $(RUN_DIR)/bert/trainer.pt),--resume)
 	touch $@
 
+# Fine-tuning adds the recipe's in-batch contrastive term to SoftmaxLoss, which makes the cosine a similarity.
 $(RUN_DIR)/sbert/.done: $(RUN_DIR)/bert/.done
 	$(PY) finetune.py --bert $(RUN_DIR)/bert --train $(NLI_TRAIN) --val-fraction 0.05 --data-dir $(DATA_DIR) \
-		--lr 1e-4 --batch-size 32 --epochs 3 --max-minutes $(FINETUNE_MINUTES) --out $(RUN_DIR)/sbert \
+		--lr 1e-4 --batch-size 32 --epochs 3 --contrastive-weight 0.3 --max-minutes $(FINETUNE_MINUTES) --out $(RUN_DIR)/sbert \
 		$(if $(wildcard $(RUN_DIR)/sbert/last/trainer.pt),--resume)
 	$(PY) evaluate.py --model $(RUN_DIR)/sbert --test snli:test --sts stsb:dev --data-dir $(DATA_DIR)
 	touch $@
@@ -87,12 +88,21 @@ RECIPE_PRETRAIN = --corpus $(RECIPE_TEXT) $(RECIPE_NLI) --nli-share 0.5 \
 	--exclude-sentences-of snli:test$(COMMA)stsb:dev --no-nsp --max-len 64 --max-samples 0 --data-dir $(DATA_DIR) \
 	--preset small --pre-layer-norm --dropout 0 --lr 5e-4 --warmup-fraction 0.05 --batch-size 32 --eval-every 500 \
 	--eval-batches 20 --log-every 50 --seed 0
+# The fine-tuning adds the in-batch contrastive term to SoftmaxLoss (RESULTS.md §6, chosen on validation);
+# CONTRASTIVE_WEIGHT=0 is SBERT's objective alone.
+CONTRASTIVE_WEIGHT ?= 0.3
 RECIPE_FINETUNE = --train snli:dev$(COMMA)mnli:dev_matched --val-fraction 0.05 --data-dir $(DATA_DIR) \
-	--batch-size 32 --features "u,v,|u-v|" --epochs 100 --max-steps 1500 --eval-every 250
+	--batch-size 32 --features "u,v,|u-v|" --epochs 100 --max-steps 1500 --eval-every 250 \
+	--contrastive-weight $(CONTRASTIVE_WEIGHT)
 PRETRAINED_LR ?= 3e-4
 RANDOM_INIT_LR ?= 3e-4
 RECIPE_EVALUATE = --test snli:test --sts stsb:dev --data-dir $(DATA_DIR)
+TRANSFER_STARTS ?= random 15min 30min 60min
 TRANSFER_SEEDS ?= 0 1
+# Where recipe-transfer writes; its 60-minute seed-0 run is the headline (runs/recipe/sbert) only here, so that
+# `make recipe-transfer CONTRASTIVE_WEIGHT=0 TRANSFER_DIR=runs/recipe/transfer-softmax` fills a table of its own.
+TRANSFER_DIR ?= $(RECIPE_DIR)/transfer
+HEADLINE_RUN = $(if $(filter $(RECIPE_DIR)/transfer,$(TRANSFER_DIR)),$(RECIPE_DIR)/sbert)
 RECIPE_PRECISION ?= auto  # bf16 pays on CPUs with bf16 matrix units (Intel AMX); docs/performance.md
 
 recipe-cpu: recipe-headline recipe-transfer
@@ -105,10 +115,11 @@ recipe-headline: venv
 	$(PY) evaluate.py --model $(RECIPE_DIR)/sbert $(RECIPE_EVALUATE)
 
 recipe-transfer: venv
-	for start in random 15min 30min 60min; do for seed in $(TRANSFER_SEEDS); do \
+	for start in $(TRANSFER_STARTS); do for seed in $(TRANSFER_SEEDS); do \
 		case $$start in random) from="$(RECIPE_DIR)/bert --random-init"; lr=$(RANDOM_INIT_LR);; \
 			60min) from=$(RECIPE_DIR)/bert; lr=$(PRETRAINED_LR);; *) from=$(RECIPE_DIR)/bert-$$start; lr=$(PRETRAINED_LR);; esac; \
-		out=$(RECIPE_DIR)/transfer/sbert-$$start-seed$$seed; [ $$start-$$seed = 60min-0 ] && out=$(RECIPE_DIR)/sbert; \
+		out=$(TRANSFER_DIR)/sbert-$$start-seed$$seed; [ $$start-$$seed = 60min-0 ] && [ -n "$(HEADLINE_RUN)" ] && \
+			out=$(HEADLINE_RUN); \
 		if [ ! -f $$out/report.json ]; then \
 			$(PY) finetune.py --bert $$from $(RECIPE_FINETUNE) --lr $$lr --seed $$seed \
 				--precision $(RECIPE_PRECISION) --out $$out && \
