@@ -1,8 +1,10 @@
-"""RESULTS.md's transfer table, read from the committed logs: for each start of fine-tuning, the pre-training
+"""RESULTS.md's transfer tables, read from the committed logs: for each start of fine-tuning, the pre-training
 figures of its checkpoint (last held-out evaluation in metrics.jsonl) and, for each fine-tuning seed, the best
-validation accuracy (metrics.jsonl) and the test figures (report.json).
+validation accuracy (metrics.jsonl) and the test figures (report.json). The runs of one fine-tuning objective
+live in one folder: transfer/ (the recipe's, contrastive weight 0.3, whose 60-minute seed-0 run is the headline,
+sbert/), transfer-contrastive1/ (weight 1) or transfer-softmax/ (SoftmaxLoss alone).
 
-    python docs/runs/recipe2/transfer_table.py docs/runs/recipe2
+    python docs/runs/recipe2/transfer_table.py docs/runs/recipe2 [transfer | transfer-contrastive1 | transfer-softmax]
 """
 import json
 import sys
@@ -25,15 +27,15 @@ def first_evaluation(bert_dir):  # step 0: the random start
     return [r for r in records(bert_dir / "metrics.jsonl") if "heldout_mlm_accuracy" in r][0]
 
 
-def seeds(root, tag):
-    """The fine-tuned runs of one start, seed 0 first; the headline (sbert/) is the 60-minute start's seed 0."""
-    headline = [root / "sbert"] if tag == "60min" and (root / "sbert" / "report.json").exists() else []
-    return headline + sorted(run for run in root.glob(f"transfer/sbert-{tag}-seed*") if (run / "report.json").exists())
+def seeds(root, folder, tag):
+    """The fine-tuned runs of one start, seed 0 first; the headline (sbert/) is the recipe's 60-minute seed 0."""
+    headline = [root / "sbert"] if folder == "transfer" and tag == "60min" else []
+    return headline + sorted(run for run in root.glob(f"{folder}/sbert-{tag}-seed*") if (run / "report.json").exists())
 
 
-def row(root, label, bert, tag):
+def row(root, folder, label, bert, tag):
     evaluation = first_evaluation(root / "bert") if bert is None else last_evaluation(root / bert)
-    runs = seeds(root, tag)
+    runs = seeds(root, folder, tag)
     if not runs:
         return None
     val = [max(r["val_accuracy"] for r in records(run / "metrics.jsonl") if "val_accuracy" in r) for run in runs]
@@ -47,17 +49,17 @@ def row(root, label, bert, tag):
             f"**{mean(sts):.2f}** ({each(sts)}) |")
 
 
-def main(root):
+def main(root, folder):
     root = Path(root)
     print("| start of fine-tuning | pre-training steps | held-out masked-LM accuracy | zero-shot STS signal "
           "(stsb:train) | NLI probe (frozen) | best validation accuracy (seed 0 / 1) | `snli:test` accuracy, "
           "mean (seed 0 / 1) | `stsb:dev` Spearman, mean (seed 0 / 1) |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
     for label, bert, tag in STARTS:
-        line = row(root, label, bert, tag)
+        line = row(root, folder, label, bert, tag)
         if line:
             print(line)
 
 
 if __name__ == "__main__":
-    main(sys.argv[1] if len(sys.argv) > 1 else "docs/runs/recipe2")
+    main(sys.argv[1] if len(sys.argv) > 1 else "docs/runs/recipe2", sys.argv[2] if len(sys.argv) > 2 else "transfer")
