@@ -62,7 +62,7 @@ $(RUN_DIR)/bert/.done: | venv $(DATA_DIR)/nltk_data/tokenizers/punkt_tab
 # Fine-tuning adds the recipe's in-batch contrastive term to SoftmaxLoss, which makes the cosine a similarity.
 $(RUN_DIR)/sbert/.done: $(RUN_DIR)/bert/.done
 	$(PY) finetune.py --bert $(RUN_DIR)/bert --train $(NLI_TRAIN) --val-fraction 0.05 --data-dir $(DATA_DIR) \
-		--lr 1e-4 --batch-size 32 --epochs 3 --contrastive-weight 0.3 --max-minutes $(FINETUNE_MINUTES) --out $(RUN_DIR)/sbert \
+		--lr 3e-4 --batch-size 32 --epochs 3 --contrastive-weight 0.3 --max-minutes $(FINETUNE_MINUTES) --out $(RUN_DIR)/sbert \
 		$(if $(wildcard $(RUN_DIR)/sbert/last/trainer.pt),--resume)
 	$(PY) evaluate.py --model $(RUN_DIR)/sbert --test snli:test --sts stsb:dev --data-dir $(DATA_DIR)
 	touch $@
