@@ -4,10 +4,10 @@
 
 Starts serve.py's server in this process on a free loopback port, warms it up, then lets `--clients` threads
 of another process send `--requests` POST /predict requests in all (real SNLI-like sentence pairs, varied
-lengths) and reports the median and 99th-percentile time per request, the throughput, and how many pairs the
-server encoded per forward pass (requests that arrive together are encoded as one batch). With --explain every request also asks
-for the occlusion of each word (/predict?explain=1); run it with --clients 1 beside a run without, to see
-what the explanation costs a request.
+lengths) and reports the median and 99th-percentile time per request, the throughput, how many pairs the
+server encoded per forward pass (requests that arrive together are encoded as one batch) and where the CPU
+time went. With --explain every request also asks for the occlusion of each word (/predict?explain=1); run
+it with --clients 1 beside a run without, to see what the explanation costs a request.
 """
 import argparse
 import http.client

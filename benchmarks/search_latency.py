@@ -97,7 +97,8 @@ def main():
     parser.add_argument("--requests", type=int, default=400)
     parser.add_argument("--k", type=int, default=10)
     parser.add_argument("--threads", type=int, default=serving_threads(),
-                        help="torch threads while answering, as serve.py --threads (default: serve.py's, %(default)s here)")
+                        help="torch threads while answering, as serve.py --threads "
+                             "(default: serve.py's, %(default)s here)")
     args = parser.parse_args()
     args.build_threads = torch.get_num_threads()
     use_nltk_data(args.data_dir)

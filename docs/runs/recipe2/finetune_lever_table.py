@@ -9,33 +9,36 @@ import json
 import sys
 from pathlib import Path
 
-# (folder under the root, start, fine-tuning beside SoftmaxLoss at lr 3e-4 for 1,500 steps, seed)
-RUNS = [("transfer-softmax/sbert-60min-seed0", "60 min", "SoftmaxLoss alone", 0),
-        ("transfer-softmax/sbert-60min-seed1", "60 min", "SoftmaxLoss alone", 1),
-        ("lr/pretrained-1e-4", "60 min", "SoftmaxLoss alone, lr 1e-4", 0),
-        ("levers-ft/enclr0.3-60min-seed0", "60 min", "`--encoder-lr-scale 0.3`", 0),
-        ("transfer-contrastive1/sbert-60min-seed0", "60 min", "`--contrastive-weight 1`", 0),
-        ("transfer-contrastive1/sbert-60min-seed1", "60 min", "`--contrastive-weight 1`", 1),
-        ("sbert", "60 min", "`--contrastive-weight 0.3` (the headline)", 0),
-        ("transfer/sbert-60min-seed1", "60 min", "`--contrastive-weight 0.3`", 1),
-        ("transfer-softmax/sbert-random-seed0", "random", "SoftmaxLoss alone", 0),
-        ("transfer-softmax/sbert-random-seed1", "random", "SoftmaxLoss alone", 1),
-        ("transfer-contrastive1/sbert-random-seed0", "random", "`--contrastive-weight 1`", 0),
-        ("transfer-contrastive1/sbert-random-seed1", "random", "`--contrastive-weight 1`", 1),
-        ("transfer/sbert-random-seed0", "random", "`--contrastive-weight 0.3`", 0),
-        ("transfer/sbert-random-seed1", "random", "`--contrastive-weight 0.3`", 1)]
+from transfer_table import records, seeds
+
+# each objective's runs live in one folder (transfer_table.py), with seeds 0 and 1 where both ran
+OBJECTIVES = [("transfer-softmax", "SoftmaxLoss alone"), ("transfer-contrastive1", "`--contrastive-weight 1`"),
+              ("transfer", "`--contrastive-weight 0.3`")]
+# the other fine-tunings of the 60-minute start, seed 0: (folder under the root, what changed)
+OTHERS_60MIN = [("lr/pretrained-1e-4", "SoftmaxLoss alone, lr 1e-4"),
+                ("levers-ft/enclr0.3-60min-seed0", "`--encoder-lr-scale 0.3`")]
 
 
-def records(path):
-    return [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
-
-
-def row(run, start, fine_tuning, seed):
+def row(run, start, fine_tuning):
+    seed = json.loads((run / "args.json").read_text())["seed"]
     val = 100 * max(r["val_accuracy"] for r in records(run / "metrics.jsonl") if "val_accuracy" in r)
     sts_train = json.loads((run / "stsb-train" / "report.json").read_text())["sts"][0]["spearman"]
     report = json.loads((run / "report.json").read_text())
-    return (f"| {start} | {fine_tuning} | {seed} | {val:.2f}% | {sts_train:.2f} | {(val + sts_train) / 2:.2f} | "
-            f"{100 * report['test']['accuracy']:.2f}% | {report['sts'][0]['spearman']:.2f} |")
+    headline = " (the headline)" if run.name == "sbert" else ""
+    return (f"| {start} | {fine_tuning}{headline} | {seed} | {val:.2f}% | {sts_train:.2f} | "
+            f"{(val + sts_train) / 2:.2f} | {100 * report['test']['accuracy']:.2f}% | "
+            f"{report['sts'][0]['spearman']:.2f} |")
+
+
+def runs_of(root, tag):
+    """(run folder, fine-tuning) of one start, in the table's order: the other fine-tunings of the 60-minute
+    start follow SoftmaxLoss alone, whose settings they change one at a time."""
+    runs = []
+    for folder, fine_tuning in OBJECTIVES:
+        runs += [(run, fine_tuning) for run in seeds(root, folder, tag)]
+        if folder == "transfer-softmax" and tag == "60min":
+            runs += [(root / other, change) for other, change in OTHERS_60MIN]
+    return runs
 
 
 def main(root):
@@ -43,9 +46,9 @@ def main(root):
     print("| start | fine-tuning | seed | best validation accuracy | `stsb:train` Spearman | mean of the two "
           "(chooses) | `snli:test` accuracy | `stsb:dev` Spearman |")
     print("|---|---|---:|---:|---:|---:|---:|---:|")
-    for folder, start, fine_tuning, seed in RUNS:
-        if (root / folder / "report.json").exists():
-            print(row(root / folder, start, fine_tuning, seed))
+    for start, tag in (("60 min", "60min"), ("random", "random")):
+        for run, fine_tuning in runs_of(root, tag):
+            print(row(run, start, fine_tuning))
 
 
 if __name__ == "__main__":
