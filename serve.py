@@ -35,6 +35,7 @@ from urllib.parse import urlsplit
 import torch
 
 from batching import EncodingBatcher
+from encoder_process import EncoderProcess
 from explain import explain
 from pages import CHART_NAME, DEFAULT_K, about_page, index_page, search_page
 from request_fields import HttpError, flag, parse_fields, parse_form_body, parse_json_body, search_request, \
@@ -76,7 +77,7 @@ class AgreeServer(ThreadingHTTPServer):
     choose it rather than race it."""
 
     def __init__(self, address, model, model_dir, quiet=False, client_timeout=CLIENT_TIMEOUT_SECONDS,
-                 index=None):
+                 index=None, encoder_threads=None):
         self.address_family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
         super().__init__(address, Handler)
         self.model, self.model_dir, self.index = model.eval(), Path(model_dir).resolve(), index
@@ -86,10 +87,17 @@ class AgreeServer(ThreadingHTTPServer):
         # model runs for one caller at a time, and the sentences of requests that arrive together are
         # encoded as one batch (batching.py), which costs far less than one pass each.
         self.model_lock = threading.Lock()
-        self.encoder = EncodingBatcher(self.model.encode_ids, self.model_lock)
+        # With `encoder_threads`, those batches are encoded in a process of their own with that many torch
+        # threads (encoder_process.py: in this one the model's thread waits for the request threads' Python);
+        # explanations still run here, under the model lock.
+        self.encoder_process = encoder_threads and EncoderProcess(model, encoder_threads)
+        encode_ids, lock = ((self.encoder_process.encode_ids, threading.Lock()) if self.encoder_process
+                            else (self.model.encode_ids, self.model_lock))
+        self.encoder = EncodingBatcher(encode_ids, lock)
         # Search queries are batched the same way, and scored against the index in the worker too: one matrix
         # product for the batch, and no torch work in the short-lived request threads.
-        self.searcher = EncodingBatcher(self.search_batch, self.model_lock)
+        self.encode_ids = encode_ids
+        self.searcher = EncodingBatcher(self.search_batch, lock)
 
     def predict(self, premise, hypothesis):
         u, v = self.encoder.encode(self.model.tokenize([premise, hypothesis]))
@@ -104,7 +112,7 @@ class AgreeServer(ThreadingHTTPServer):
 
     def search_batch(self, requests):
         """The answers to the (query's token ids, k) requests that arrived together, best first."""
-        embeddings = self.model.encode_ids([ids for ids, _ in requests])
+        embeddings = self.encode_ids([ids for ids, _ in requests])
         ranked = self.index.search_many(embeddings, max(k for _, k in requests))
         return [results[:k] for results, (_, k) in zip(ranked, requests)]
 
@@ -116,13 +124,16 @@ class AgreeServer(ThreadingHTTPServer):
         super().server_close()
         self.encoder.close()
         self.searcher.close()
+        if self.encoder_process:
+            self.encoder_process.close()
 
 
 def make_server(model, model_dir, host="127.0.0.1", port=8000, quiet=False,
-                client_timeout=CLIENT_TIMEOUT_SECONDS, index=None):
+                client_timeout=CLIENT_TIMEOUT_SECONDS, index=None, encoder_threads=None):
     """A server bound and ready; call serve_forever() on it (port 0 picks a free port). `index`: a
-    search.SentenceIndex for /search, or None."""
-    return AgreeServer((host, port), model, model_dir, quiet, client_timeout, index)
+    search.SentenceIndex for /search, or None. `encoder_threads`: encode in a process of its own with that
+    many torch threads, as serve.py does; None (the default, for tests) encodes in this process."""
+    return AgreeServer((host, port), model, model_dir, quiet, client_timeout, index, encoder_threads)
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -323,6 +334,9 @@ def parse_args(argv=None):
     parser.add_argument("--threads", type=int, default=serving_threads(),
                         help="torch threads for answering requests once the index is built (default: all cores "
                              "but one, left to the request threads: %(default)s here; docs/web.md measures it)")
+    parser.add_argument("--in-process", action="store_true",
+                        help="run the forward passes in the server's own process instead of a process of their own "
+                             "(slower under concurrent requests: docs/web.md)")
     args = parser.parse_args(argv)
     if args.threads < 1:
         parser.error(f"--threads must be at least 1, not {args.threads}")
@@ -351,7 +365,8 @@ def main(argv=None):
     index = load_index(model, args) if args.index else None  # with every core: it happens once, before anyone waits
     torch.set_num_threads(args.threads)
     try:
-        server = make_server(model, args.model, args.host, args.port, args.quiet, index=index)
+        server = make_server(model, args.model, args.host, args.port, args.quiet, index=index,
+                             encoder_threads=None if args.in_process else args.threads)
     except OSError as error:
         raise SystemExit(f"cannot listen on {args.host}:{args.port}: {error.strerror or error}") from None
     host, port = server.server_address[:2]

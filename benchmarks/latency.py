@@ -7,7 +7,8 @@ of another process send `--requests` POST /predict requests in all (real SNLI-li
 lengths) and reports the median and 99th-percentile time per request, the throughput, how many pairs the
 server encoded per forward pass (requests that arrive together are encoded as one batch) and where the CPU
 time went. With --explain every request also asks for the occlusion of each word (/predict?explain=1); run
-it with --clients 1 beside a run without, to see what the explanation costs a request.
+it with --clients 1 beside a run without, to see what the explanation costs a request. With --in-process
+the model runs in the server's process, as serve.py --in-process, to compare with serve.py's encoder process.
 """
 import argparse
 import http.client
@@ -108,13 +109,14 @@ def serving(server):
 
 
 class Accounting:
-    """Where the CPU time goes while the clients run: the model's thread (every pass of one of the server's
-    batchers, and how many sentences or queries each held), the rest of the server's process (request threads;
-    also torch's helper threads when --threads is above 1), the clients' process, and the share of the
+    """Where the CPU time goes while the clients run: the model (every pass of one of the server's batchers,
+    and how many sentences or queries each held; the encoder process's CPU time, or the batcher thread's when
+    the model runs in the server's process), the rest of the server's process (request threads; also torch's
+    helper threads when --threads is above 1 in-process), the clients' process, and the share of the
     machine's cores left idle (from /proc/stat, where there is one)."""
 
-    def __init__(self, batcher):
-        self.sizes, self.model_seconds = [], 0.0
+    def __init__(self, server, batcher):
+        self.sizes, self.thread_seconds, self.encoder_process = [], 0.0, server.encoder_process
         encode = batcher.encode_batch
 
         def timed_pass(items):
@@ -123,10 +125,11 @@ class Accounting:
                 return encode(items)
             finally:
                 self.sizes.append(len(items))
-                self.model_seconds += time.thread_time() - started
+                self.thread_seconds += time.thread_time() - started
 
         batcher.encode_batch = timed_pass
         self.process_seconds, self.ticks = time.process_time(), cpu_ticks()
+        self.encoder_seconds = self.encoder_process and self.encoder_process.cpu_seconds()
 
     def summary(self, requests, client_seconds):
         server = time.process_time() - self.process_seconds
@@ -134,8 +137,14 @@ class Accounting:
         ticks = cpu_ticks()
         idle = (f"; cores idle {100 * (ticks[0] - self.ticks[0]) / (ticks[1] - self.ticks[1]):.0f}% of the time"
                 if ticks and self.ticks else "")
-        return (f"CPU per request: model thread {per_request(self.model_seconds)}, rest of the server "
-                f"{per_request(server - self.model_seconds)}, clients {per_request(client_seconds)}{idle}")
+        if self.encoder_process:  # the batcher's thread only waits on the pipe; the model's time is the child's
+            model = (f"encoder process {per_request(self.encoder_process.cpu_seconds() - self.encoder_seconds)}"
+                     if self.encoder_seconds is not None else "encoder process not measured (no /proc)")
+            rest = server
+        else:
+            model, rest = f"model thread {per_request(self.thread_seconds)}", server - self.thread_seconds
+        return (f"CPU per request: {model}, rest of the server {per_request(rest)}, "
+                f"clients {per_request(client_seconds)}{idle}")
 
 
 def cpu_ticks():
@@ -147,30 +156,46 @@ def cpu_ticks():
     return fields[3], sum(fields)
 
 
+def add_serving_options(parser):
+    """serve.py's --threads and --in-process, with its defaults."""
+    parser.add_argument("--threads", type=int, default=serving_threads(),
+                        help="torch threads, as serve.py --threads (default: serve.py's, %(default)s here)")
+    parser.add_argument("--in-process", action="store_true",
+                        help="the model in the server's process, as serve.py --in-process (the default: in an "
+                             "encoder process of its own, as serve.py)")
+
+
+def encoder_threads(args):
+    return None if args.in_process else args.threads
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", required=True)
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--requests", type=int, default=400)
     parser.add_argument("--explain", action="store_true", help="ask for each word's occlusion (?explain=1)")
-    parser.add_argument("--threads", type=int, default=serving_threads(),
-                        help="torch threads, as serve.py --threads (default: serve.py's, %(default)s here)")
+    add_serving_options(parser)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    server = make_server(SentenceBERT.load(args.model), Path(args.model), "127.0.0.1", 0, quiet=True)
+    server = make_server(SentenceBERT.load(args.model), Path(args.model), "127.0.0.1", 0, quiet=True,
+                         encoder_threads=encoder_threads(args))
     port, path = serving(server), "/predict?explain=1" if args.explain else "/predict"
     for number in range(len(PAIRS)):  # warm-up
         timed(port, predict_job(path, number))
-    accounting = Accounting(server.encoder)
+    accounting = Accounting(server, server.encoder)
     latencies, seconds, client_seconds = run_clients(port, lambda number: predict_job(path, number), args.clients,
                                                      args.requests)
+    cpu = accounting.summary(args.requests, client_seconds)  # before the encoder process stops
     server.shutdown()
+    server.server_close()
     batches = accounting.sizes
     batching = (f", {statistics.mean(batches) / 2:.2f} pairs per forward pass ({len(batches)} passes)"
                 if batches else ", explained one request at a time")
     print(f"POST /predict{'?explain=1' if args.explain else ''}: {len(latencies)} requests from {args.clients} "
-          f"concurrent clients, torch {torch.__version__}, {torch.get_num_threads()} threads: "
-          f"{summary(latencies, seconds)}{batching}\n  {accounting.summary(args.requests, client_seconds)}")
+          f"concurrent clients, torch {torch.__version__}, {torch.get_num_threads()} threads, "
+          f"{'in the server' if args.in_process else 'in an encoder process'}: "
+          f"{summary(latencies, seconds)}{batching}\n  {cpu}")
 
 
 if __name__ == "__main__":

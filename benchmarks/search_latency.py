@@ -8,7 +8,8 @@ each) go into a one-sentence-per-line file, and search.build_index encodes them 
 directory), timed: sentences per second. Memory: the embedding matrix's bytes (N x d float32) and the growth of
 this process's resident memory over the build (the matrix, the sentences as Python strings, the encoder's
 working memory), both also per 100,000 sentences. Then serve.py's server runs with that index (with
-serve.py's --threads), and `--clients` threads of another process send `--requests` GET /search?q=...&k=K in
+serve.py's --threads, in an encoder process as serve.py, or in the server's own with --in-process), and
+`--clients` threads of another process send `--requests` GET /search?q=...&k=K in
 all: median and 99th-percentile time per request.
 """
 import argparse
@@ -25,10 +26,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import torch  # noqa: E402
 
 from data import split_sentences, use_nltk_data  # noqa: E402
-from latency import PAIRS, Accounting, run_clients, serving, summary, timed  # noqa: E402
+from latency import PAIRS, Accounting, add_serving_options, encoder_threads, run_clients, serving, summary, \
+    timed  # noqa: E402
 from sbert import SentenceBERT  # noqa: E402
 from search import build_index  # noqa: E402
-from serve import make_server, serving_threads  # noqa: E402
+from serve import make_server  # noqa: E402
 
 QUERIES = [sentence for pair in PAIRS for sentence in pair]
 
@@ -70,7 +72,8 @@ def measure(model, model_dir, sentences, args, scratch):
           f"resident memory +{grown / 2**20:.1f} MiB over the build ({grown * per_100k / 2**20:.1f} MiB per 100k)",
           flush=True)
     torch.set_num_threads(args.threads)  # and answers with --threads
-    server = make_server(model, model_dir, "127.0.0.1", 0, quiet=True, index=index)
+    server = make_server(model, model_dir, "127.0.0.1", 0, quiet=True, index=index,
+                         encoder_threads=encoder_threads(args))
     port = serving(server)
 
     def search_job(number):
@@ -79,13 +82,14 @@ def measure(model, model_dir, sentences, args, scratch):
 
     for number in range(len(QUERIES)):  # warm-up
         timed(port, search_job(number))
-    accounting = Accounting(server.searcher)
+    accounting = Accounting(server, server.searcher)
     latencies, seconds, client_seconds = run_clients(port, search_job, args.clients, args.requests)
+    cpu = accounting.summary(args.requests, client_seconds)  # before the encoder process stops
     server.shutdown()
     server.server_close()
     print(f"  GET /search k={args.k}: {len(latencies)} requests from {args.clients} concurrent clients: "
           f"{summary(latencies, seconds)}, {statistics.mean(accounting.sizes):.2f} queries per forward pass\n"
-          f"  {accounting.summary(args.requests, client_seconds)}", flush=True)
+          f"  {cpu}", flush=True)
 
 
 def main():
@@ -96,9 +100,7 @@ def main():
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--requests", type=int, default=400)
     parser.add_argument("--k", type=int, default=10)
-    parser.add_argument("--threads", type=int, default=serving_threads(),
-                        help="torch threads while answering, as serve.py --threads "
-                             "(default: serve.py's, %(default)s here)")
+    add_serving_options(parser)
     args = parser.parse_args()
     args.build_threads = torch.get_num_threads()
     use_nltk_data(args.data_dir)
@@ -108,7 +110,8 @@ def main():
     model = SentenceBERT.load(args.model)
     sentences = wikipedia_sentences(files, max(args.sizes))
     print(f"model {args.model} (d = {model.config.bert.d_model}), torch {torch.__version__}, "
-          f"{args.build_threads} threads building the index, {args.threads} answering", flush=True)
+          f"{args.build_threads} threads building the index, {args.threads} answering "
+          f"{'in the server' if args.in_process else 'in an encoder process'}", flush=True)
     with tempfile.TemporaryDirectory() as scratch:
         for size in sorted(args.sizes):
             measure(model, Path(args.model), sentences[:size], args, Path(scratch))

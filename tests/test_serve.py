@@ -43,13 +43,14 @@ def index_file(tmp_path_factory):
 
 
 @contextlib.contextmanager
-def running(directory, client_timeout=2, index_file=None, cache_dir=None):
+def running(directory, client_timeout=2, index_file=None, cache_dir=None, encoder_threads=None):
     """A real server on a free port, answering from a background thread; with a search index when given
-    a file of sentences."""
+    a file of sentences; encoding in a process of its own with `encoder_threads`, as serve.py does."""
     model = SentenceBERT.load(directory)
     index = index_file and build_index(model, str(index_file), cache_dir=cache_dir, progress=False,
                                        log=lambda line: None)
-    server = make_server(model, directory, port=0, quiet=True, client_timeout=client_timeout, index=index)
+    server = make_server(model, directory, port=0, quiet=True, client_timeout=client_timeout, index=index,
+                         encoder_threads=encoder_threads)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     try:
@@ -576,6 +577,36 @@ def test_every_forward_pass_runs_under_the_model_lock(checkpoint, index_file, tm
             assert status == 200
         assert search(server, q="a dog")[0] == 200
     assert len(held) == 1 + 3 + 1 and all(held)  # predict; explain: pair, premise, hypothesis; search
+
+
+def test_an_encoder_process_gives_the_answers_of_the_model_here_and_ends_with_the_server(checkpoint, index_file,
+                                                                                      tmp_path):
+    model = SentenceBERT.load(checkpoint)
+    with running(checkpoint, index_file=index_file, cache_dir=tmp_path, encoder_threads=1) as server:
+        port, child = server.server_address[1], server.encoder_process.process
+        status, _, answer = post_json(port, PAIR)
+        assert status == 200
+        assert_same_answer(answer, model.predict(PAIR["premise"], PAIR["hypothesis"]).to_dict())
+        status, _, text = search(server, q="a dog", k=3)
+        wanted = build_index(model, str(index_file), cache_dir=tmp_path, progress=False,
+                             log=lambda line: None).search(model.encode(["a dog"])[0], 3)
+        assert status == 200 and [r["sentence"] for r in json.loads(text)["results"]] == [s for s, _ in wanted]
+        assert [r["cosine"] for r in json.loads(text)["results"]] == pytest.approx([c for _, c in wanted], abs=1e-6)
+    assert child.exitcode == 0
+
+
+def test_main_encodes_in_a_process_of_its_own_unless_told_otherwise(checkpoint, monkeypatch):
+    asked = []
+
+    def refuse(*args, **kwargs):
+        asked.append(kwargs["encoder_threads"])
+        raise OSError(98, "Address already in use")
+
+    monkeypatch.setattr(serve, "make_server", refuse)
+    for options in ([], ["--in-process"], ["--threads", "3"]):
+        with pytest.raises(SystemExit, match="cannot listen"):
+            main(["--model", str(checkpoint), "--port", "0", *options])
+    assert asked == [serve.serving_threads(), None, 3]
 
 
 def test_a_failure_inside_the_server_is_answered_and_the_server_goes_on(checkpoint, capsys):
