@@ -1,4 +1,4 @@
-"""The server's forward passes, in a process of their own.
+"""Everything a request asks of the model, in a process of its own.
 
 Why a process and not a thread: a PyTorch operation on the CPU lets go of Python's global interpreter lock
 while it computes and takes it back when it returns, and a forward pass of the `small` model is some two
@@ -8,9 +8,11 @@ interpreter asks for only every 5 ms (`sys.getswitchinterval()`). Measured on th
 (docs/web.md): a forward pass of 8 short sentences that takes 10 ms alone took 194 ms beside one busy Python
 thread. A process has its own interpreter and its own lock, so the model computes while the server talks.
 
-The parent sends the token ids of a batch through a pipe and gets their embeddings back as a float32 array;
-everything else (tokenizing, the classifier on (u, v, |u-v|), explanations, search scoring) stays in the
-server's process, which keeps its own copy of the model for them.
+`ModelWork` is that work: the verdicts of tokenized pairs, and the nearest sentences of the index to
+tokenized queries. The server calls it directly (serve.py --in-process) or through `EncoderProcess`, which
+sends the arguments through a pipe to a child holding its own `ModelWork` and brings back the answers, so that
+no torch operation runs in the server's process on a request's path. Explanations (explain.py), which run
+once per request and are not batched, still run in the server's process.
 """
 import multiprocessing
 import os
@@ -19,18 +21,38 @@ from pathlib import Path
 
 import torch
 
+from search import nearest
+
 START_TIMEOUT_SECONDS = 120  # loading torch and the weights; far longer than it takes
 
 
-class EncoderProcess:
-    """`encode_ids(ids)` as `SentenceBERT.encode_ids`, computed in a child process with `threads` torch
-    threads. One caller at a time: the server's batchers share a lock around it."""
+class ModelWork:
+    """What requests ask of the model, one batch at a time; `embeddings`: the search index's unit-length rows
+    (N, d), or None without an index."""
 
-    def __init__(self, model, threads):
+    def __init__(self, model, embeddings=None):
+        self.model, self.embeddings = model.eval(), embeddings
+
+    def predict_ids(self, pairs):
+        """[Prediction] of pairs already tokenized: [(premise ids, hypothesis ids)]."""
+        return self.model.predict_ids(pairs)
+
+    def search_ids(self, requests):
+        """For each (query's token ids, k), its k nearest rows of the index, best first: [[(row, cosine)]]."""
+        found = nearest(self.embeddings, self.model.encode_ids([ids for ids, _ in requests]),
+                        max(k for _, k in requests))
+        return [rows[:k] for rows, (_, k) in zip(found, requests)]
+
+
+class EncoderProcess:
+    """`ModelWork`'s methods, computed in a child process with `threads` torch threads. One caller at a time:
+    the server's batchers share a lock around it."""
+
+    def __init__(self, work, threads):
         context = multiprocessing.get_context("spawn")  # a fresh interpreter: forking a process that runs
         self.connection, child_end = context.Pipe()     # torch's thread pools is not safe
-        weights = pickle.dumps(model)  # tensors pickle as plain bytes; torch's shared-memory path is not needed
-        self.process = context.Process(target=serve_encodings, args=(child_end, weights, threads),
+        state = pickle.dumps(work)  # tensors pickle as plain bytes; torch's shared-memory path is not needed
+        self.process = context.Process(target=serve_work, args=(child_end, state, threads),
                                        name="agree-encoder", daemon=True)
         self.process.start()
         child_end.close()
@@ -39,13 +61,18 @@ class EncoderProcess:
             raise RuntimeError(f"the encoder process did not start within {START_TIMEOUT_SECONDS} s")
         self.answer()  # "ready", or the child's error
 
-    def encode_ids(self, ids):
-        """Embeddings (len(ids), d) of sentences given as lists of token ids."""
+    def predict_ids(self, pairs):
+        return self.call("predict_ids", pairs)
+
+    def search_ids(self, requests):
+        return self.call("search_ids", requests)
+
+    def call(self, method, argument):
         try:
-            self.connection.send(ids)
+            self.connection.send((method, argument))
         except (BrokenPipeError, OSError):
             raise self.stopped() from None
-        return torch.from_numpy(self.answer())
+        return self.answer()
 
     def answer(self):
         try:
@@ -81,18 +108,19 @@ class EncoderProcess:
         self.connection.close()
 
 
-def serve_encodings(connection, weights, threads):
-    """The child: load the model, say "ready", then answer each list of token ids until told to stop."""
+def serve_work(connection, state, threads):
+    """The child: load the work, say "ready", then answer each (method, argument) until told to stop."""
     try:
         torch.set_num_threads(threads)
-        model = pickle.loads(weights).eval()
+        work = pickle.loads(state)
     except Exception as error:  # the parent reports it; nothing else here can
         connection.send(("error", f"{type(error).__name__}: {error}"))
         return
     connection.send(("ready", None))
-    while (ids := receive(connection)) is not None:
+    while (request := receive(connection)) is not None:
+        method, argument = request
         try:
-            connection.send(("ok", model.encode_ids(ids).numpy()))
+            connection.send(("ok", getattr(work, method)(argument)))
         except Exception as error:  # a bad batch fails its requests, not the process
             connection.send(("error", f"{type(error).__name__}: {error}"))
 

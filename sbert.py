@@ -167,10 +167,20 @@ class SentenceBERT(nn.Module):
     @torch.inference_mode()
     def verdict(self, u, v):
         """`predict` from the two embeddings (d,), (d,), for callers that encode many sentences at once."""
-        probabilities = self.head(u[None].to(self.device), v[None].to(self.device)).softmax(-1)[0].tolist()
-        best = max(range(len(LABELS)), key=lambda i: probabilities[i])
-        return Prediction(LABELS[best], dict(zip(LABELS, probabilities)),
-                          F.cosine_similarity(u, v, dim=0).item())
+        return self.verdicts(u[None], v[None])[0]
+
+    @torch.inference_mode()
+    def predict_ids(self, pairs):
+        """`predict` for pairs already tokenized, [(premise ids, hypothesis ids)], encoded as one batch."""
+        embeddings = self.encode_ids([ids for pair in pairs for ids in pair])
+        return self.verdicts(embeddings[0::2], embeddings[1::2])
+
+    def verdicts(self, u, v):  # (B, d), (B, d) -> [Prediction]
+        device = self.head.classifier.weight.device
+        probabilities = self.head(u.to(device), v.to(device)).softmax(-1).tolist()
+        cosines = F.cosine_similarity(u, v, dim=-1).tolist()
+        return [Prediction(LABELS[max(range(len(LABELS)), key=lambda i: p[i])], dict(zip(LABELS, p)), cosine)
+                for p, cosine in zip(probabilities, cosines)]
 
     # --- checkpoints
 

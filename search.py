@@ -182,8 +182,14 @@ class SentenceIndex:
 
     def search_many(self, query_embeddings, k):
         """`search` for the queries (B, d) that arrived together, in one matrix product: [[(sentence, cosine)]]."""
-        queries = F.normalize(query_embeddings.float(), dim=1)
-        cosines = queries @ self.embeddings.T  # (B, N): rows and queries have length 1, so each product is a cosine
-        best = torch.topk(cosines, min(k, len(self)), dim=1)
-        return [[(self.sentences[i], cosine) for cosine, i in zip(values, indices)]
-                for values, indices in zip(best.values.tolist(), best.indices.tolist())]
+        return [[(self.sentences[i], cosine) for i, cosine in found] for found in nearest(self.embeddings,
+                                                                                        query_embeddings, k)]
+
+
+def nearest(embeddings, query_embeddings, k):
+    """[[(row, cosine)]]: for each query (B, d), the k rows of the unit-length `embeddings` (N, d) with the
+    highest cosine, best first."""
+    queries = F.normalize(query_embeddings.float(), dim=1)
+    cosines = queries @ embeddings.T  # (B, N): rows and queries have length 1, so each product is a cosine
+    best = torch.topk(cosines, min(k, len(embeddings)), dim=1)
+    return [list(zip(indices, values)) for values, indices in zip(best.values.tolist(), best.indices.tolist())]

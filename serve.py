@@ -1,6 +1,7 @@
 """Serve a fine-tuned Sentence-BERT as a two-box web page and a small JSON API, with the standard library.
 
-    python serve.py --model runs/sbert [--index FILE_OR_SPEC] [--host 127.0.0.1] [--port 8000] [--threads N] [--quiet]
+    python serve.py --model runs/sbert [--index FILE_OR_SPEC] [--host 127.0.0.1] [--port 8000] [--threads N]
+        [--in-process] [--quiet]
 
 Endpoints:
     GET  /                  the page: premise and hypothesis boxes, example pairs, the answer and why
@@ -35,7 +36,7 @@ from urllib.parse import urlsplit
 import torch
 
 from batching import EncodingBatcher
-from encoder_process import EncoderProcess
+from encoder_process import EncoderProcess, ModelWork
 from explain import explain
 from pages import CHART_NAME, DEFAULT_K, about_page, index_page, search_page
 from request_fields import HttpError, flag, parse_fields, parse_form_body, parse_json_body, search_request, \
@@ -84,37 +85,29 @@ class AgreeServer(ThreadingHTTPServer):
         self.quiet, self.client_timeout = quiet, client_timeout
         # `encode` flips the model into eval mode and back around every call, which races between threads if
         # the model ever were in training mode; and one CPU forward pass already uses every core. So the
-        # model runs for one caller at a time, and the sentences of requests that arrive together are
-        # encoded as one batch (batching.py), which costs far less than one pass each.
+        # model runs for one caller at a time, and the requests that arrive together are answered as one
+        # batch (batching.py), which costs far less than one pass each: pairs by one batcher, search queries
+        # (encoded and scored against the index in one matrix product) by another.
         self.model_lock = threading.Lock()
-        # With `encoder_threads`, those batches are encoded in a process of their own with that many torch
-        # threads (encoder_process.py: in this one the model's thread waits for the request threads' Python);
+        # With `encoder_threads` that work runs in a process of its own with that many torch threads
+        # (encoder_process.py: in this one the model's thread waits for the request threads' Python);
         # explanations still run here, under the model lock.
-        self.encoder_process = encoder_threads and EncoderProcess(model, encoder_threads)
-        encode_ids, lock = ((self.encoder_process.encode_ids, threading.Lock()) if self.encoder_process
-                            else (self.model.encode_ids, self.model_lock))
-        self.encoder = EncodingBatcher(encode_ids, lock)
-        # Search queries are batched the same way, and scored against the index in the worker too: one matrix
-        # product for the batch, and no torch work in the short-lived request threads.
-        self.encode_ids = encode_ids
-        self.searcher = EncodingBatcher(self.search_batch, lock)
+        work = ModelWork(self.model, None if index is None else index.embeddings)
+        self.encoder_process = encoder_threads and EncoderProcess(work, encoder_threads)
+        work, lock = (self.encoder_process, threading.Lock()) if self.encoder_process else (work, self.model_lock)
+        self.predictor = EncodingBatcher(work.predict_ids, lock)
+        self.searcher = EncodingBatcher(work.search_ids, lock)
 
     def predict(self, premise, hypothesis):
-        u, v = self.encoder.encode(self.model.tokenize([premise, hypothesis]))
-        return self.model.verdict(u, v)
+        return self.predictor.encode([tuple(self.model.tokenize([premise, hypothesis]))])[0]
 
     def explain(self, premise, hypothesis):
         with self.model_lock:
             return explain(self.model, premise, hypothesis)
 
     def search(self, query, k):
-        return self.searcher.encode([(self.model.tokenize([query])[0], k)])[0]
-
-    def search_batch(self, requests):
-        """The answers to the (query's token ids, k) requests that arrived together, best first."""
-        embeddings = self.encode_ids([ids for ids, _ in requests])
-        ranked = self.index.search_many(embeddings, max(k for _, k in requests))
-        return [results[:k] for results, (_, k) in zip(ranked, requests)]
+        found = self.searcher.encode([(self.model.tokenize([query])[0], k)])[0]
+        return [(self.index.sentences[row], cosine) for row, cosine in found]
 
     def handle_error(self, request, client_address):
         if not isinstance(sys.exc_info()[1], ConnectionError):  # a client that hung up needs no traceback
@@ -122,7 +115,7 @@ class AgreeServer(ThreadingHTTPServer):
 
     def server_close(self):
         super().server_close()
-        self.encoder.close()
+        self.predictor.close()
         self.searcher.close()
         if self.encoder_process:
             self.encoder_process.close()
@@ -332,8 +325,9 @@ def parse_args(argv=None):
     parser.add_argument("--port", type=int, default=8000, help="port to listen on (0 picks a free one)")
     parser.add_argument("--quiet", action="store_true", help="no line per request on stderr")
     parser.add_argument("--threads", type=int, default=serving_threads(),
-                        help="torch threads for answering requests once the index is built (default: all cores "
-                             "but one, left to the request threads: %(default)s here; docs/web.md measures it)")
+                        help="torch threads of the encoder process (and of this one, for explanations) once the "
+                             "index is built (default: all cores but one, left to the request threads: %(default)s "
+                             "here; docs/web.md measures it)")
     parser.add_argument("--in-process", action="store_true",
                         help="run the forward passes in the server's own process instead of a process of their own "
                              "(slower under concurrent requests: docs/web.md)")

@@ -110,7 +110,7 @@ def serving(server):
 
 class Accounting:
     """Where the CPU time goes while the clients run: the model (every pass of one of the server's batchers,
-    and how many sentences or queries each held; the encoder process's CPU time, or the batcher thread's when
+    and how many pairs or queries each held; the encoder process's CPU time, or the batcher thread's when
     the model runs in the server's process), the rest of the server's process (request threads; also torch's
     helper threads when --threads is above 1 in-process), the clients' process, and the share of the
     machine's cores left idle (from /proc/stat, where there is one)."""
@@ -183,14 +183,14 @@ def main():
     port, path = serving(server), "/predict?explain=1" if args.explain else "/predict"
     for number in range(len(PAIRS)):  # warm-up
         timed(port, predict_job(path, number))
-    accounting = Accounting(server, server.encoder)
+    accounting = Accounting(server, server.predictor)
     latencies, seconds, client_seconds = run_clients(port, lambda number: predict_job(path, number), args.clients,
                                                      args.requests)
     cpu = accounting.summary(args.requests, client_seconds)  # before the encoder process stops
     server.shutdown()
     server.server_close()
     batches = accounting.sizes
-    batching = (f", {statistics.mean(batches) / 2:.2f} pairs per forward pass ({len(batches)} passes)"
+    batching = (f", {statistics.mean(batches):.2f} pairs per forward pass ({len(batches)} passes)"
                 if batches else ", explained one request at a time")
     print(f"POST /predict{'?explain=1' if args.explain else ''}: {len(latencies)} requests from {args.clients} "
           f"concurrent clients, torch {torch.__version__}, {torch.get_num_threads()} threads, "

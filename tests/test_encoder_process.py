@@ -1,15 +1,17 @@
-"""encoder_process.py: serve.py's forward passes in a process of their own give the embeddings the model gives
-in this one, report a failing batch and a stopped process as errors, and leave no process behind."""
+"""encoder_process.py: what requests ask of the model (verdicts of tokenized pairs, the nearest sentences of the
+index to tokenized queries), computed here by ModelWork and in a process of its own by EncoderProcess, gives the
+model's own answers; a failing batch and a stopped process are errors that say so; nothing is left behind."""
 import os
 import signal
 
 import pytest
 import torch
 
-from encoder_process import EncoderProcess
+from encoder_process import EncoderProcess, ModelWork
 from tiny_sbert import tiny_sbert
 
-SENTENCES = ["a man is playing guitar", "the dog runs", "a woman is sleeping on the stage ."]
+SENTENCES = ["a man is playing guitar", "the dog runs", "a woman is sleeping on the stage .", "the music"]
+PAIRS = [("a man is playing guitar", "the man is sleeping"), ("the dog runs", "a dog runs on the stage .")]
 
 
 @pytest.fixture(scope="module")
@@ -18,37 +20,63 @@ def model():
 
 
 @pytest.fixture(scope="module")
-def encoder(model):
-    process = EncoderProcess(model, threads=1)
+def index_embeddings(model):
+    return torch.nn.functional.normalize(model.encode(SENTENCES), dim=1)
+
+
+@pytest.fixture(scope="module")
+def encoder(model, index_embeddings):
+    process = EncoderProcess(ModelWork(model, index_embeddings), threads=1)
     yield process
     process.close()
 
 
-def test_the_process_gives_the_embeddings_of_the_model_here(model, encoder):
-    ids = model.tokenize(SENTENCES)
-    embeddings = encoder.encode_ids(ids)
-    assert embeddings.dtype == torch.float32
-    assert torch.allclose(embeddings, model.encode_ids(ids), atol=1e-6)
+def brute_force_nearest(index_embeddings, query_embedding, k):
+    cosines = [torch.dot(row, torch.nn.functional.normalize(query_embedding, dim=0)).item() for row in index_embeddings]
+    return sorted(enumerate(cosines), key=lambda row_cosine: -row_cosine[1])[:k]
+
+
+@pytest.mark.parametrize("in_a_process", [False, True])
+def test_verdicts_of_a_batch_are_the_models_one_pair_at_a_time(model, index_embeddings, encoder, in_a_process):
+    work = encoder if in_a_process else ModelWork(model, index_embeddings)
+    answers = work.predict_ids([tuple(model.tokenize(pair)) for pair in PAIRS])
+    for answer, pair in zip(answers, PAIRS):
+        wanted = model.predict(*pair)
+        assert answer.label == wanted.label
+        assert answer.cosine_similarity == pytest.approx(wanted.cosine_similarity, abs=1e-6)
+        assert [answer.probabilities[label] for label in wanted.probabilities] == \
+            pytest.approx(list(wanted.probabilities.values()), abs=1e-6)
+
+
+@pytest.mark.parametrize("in_a_process", [False, True])
+def test_search_gives_each_query_its_own_k_nearest_rows_best_first(model, index_embeddings, encoder, in_a_process):
+    work = encoder if in_a_process else ModelWork(model, index_embeddings)
+    queries = [("a dog is sleeping", 2), ("the man plays music", 4)]
+    found = work.search_ids([(model.tokenize([query])[0], k) for query, k in queries])
+    for rows, (query, k) in zip(found, queries):
+        wanted = brute_force_nearest(index_embeddings, model.encode([query])[0], k)
+        assert [row for row, _ in rows] == [row for row, _ in wanted]
+        assert [cosine for _, cosine in rows] == pytest.approx([cosine for _, cosine in wanted], abs=1e-6)
 
 
 def test_a_failing_batch_is_an_error_here_and_the_process_goes_on(model, encoder):
-    too_long = [[5] * (model.config.bert.max_len + 1)]
+    too_long = [[5] * (model.config.bert.max_len + 1)] * 2
     with pytest.raises(RuntimeError, match="the encoder process failed: ValueError: sequence of 65 tokens is "
                                            "longer than max_len 64"):
-        encoder.encode_ids(too_long)
-    assert torch.allclose(encoder.encode_ids(model.tokenize(SENTENCES[:1])), model.encode(SENTENCES[:1]), atol=1e-6)
+        encoder.predict_ids([tuple(too_long)])
+    assert encoder.predict_ids([tuple(model.tokenize(PAIRS[0]))])[0].label == model.predict(*PAIRS[0]).label
 
 
 def test_close_ends_the_process(model):
-    process = EncoderProcess(model, threads=1)
+    process = EncoderProcess(ModelWork(model), threads=1)
     process.close()
     assert process.process.exitcode == 0
 
 
 def test_a_process_that_died_is_a_clear_error(model):
-    process = EncoderProcess(model, threads=1)
+    process = EncoderProcess(ModelWork(model), threads=1)
     os.kill(process.process.pid, signal.SIGKILL)
     with pytest.raises(RuntimeError, match=r"the encoder process has stopped \(exit code -9\)"):
-        process.encode_ids(model.tokenize(SENTENCES))
+        process.predict_ids([tuple(model.tokenize(PAIRS[0]))])
     process.close()
     assert not process.process.is_alive()

@@ -550,17 +550,17 @@ def test_requests_that_arrive_together_are_encoded_as_one_batch_with_the_answers
     model = SentenceBERT.load(checkpoint)
     pairs = [(f"a {'man ' * (i + 1)}is playing", f"the dog {'runs ' * (3 * i % 5)}") for i in range(8)]
     with running(checkpoint) as server:
-        batches, encode = [], server.encoder.encode_batch
-        server.encoder.encode_batch = lambda sentences: batches.append(len(sentences)) or encode(sentences)
+        batches, encode = [], server.predictor.encode_batch
+        server.predictor.encode_batch = lambda pairs: batches.append(len(pairs)) or encode(pairs)
         with ThreadPoolExecutor(max_workers=8) as pool:
             with server.model_lock:  # the model is busy, so every request has to wait for it
                 answers = [pool.submit(post_json, server.server_address[1], {"premise": p, "hypothesis": h})
                            for p, h in pairs]
-                with server.encoder.arrived:
-                    assert server.encoder.arrived.wait_for(lambda: len(server.encoder.waiting) == 8,
+                with server.predictor.arrived:
+                    assert server.predictor.arrived.wait_for(lambda: len(server.predictor.waiting) == 8,
                                                            timeout=GUARD_SECONDS)
             answers = [answer.result() for answer in answers]
-    assert batches == [16]  # eight premises and eight hypotheses in one forward pass
+    assert batches == [8]  # eight pairs, sixteen sentences, in one forward pass
     for (status, _, answer), (premise, hypothesis) in zip(answers, pairs):
         assert status == 200
         assert_same_answer(answer, model.predict(premise, hypothesis).to_dict())
@@ -623,10 +623,10 @@ def test_a_failure_inside_the_server_is_answered_and_the_server_goes_on(checkpoi
 def test_a_failing_batch_fails_its_requests_and_the_encoder_goes_on(checkpoint, capsys):
     with running(checkpoint) as server:
         port = server.server_address[1]
-        working = server.encoder.encode_batch
-        server.encoder.encode_batch = lambda sentences: 1 / 0
+        working = server.predictor.encode_batch
+        server.predictor.encode_batch = lambda pairs: 1 / 0
         assert post_json(port, {"premise": "a", "hypothesis": "b"})[0] == 500
-        server.encoder.encode_batch = working
+        server.predictor.encode_batch = working
         assert post_json(port, {"premise": "a", "hypothesis": "b"})[0] == 200
     assert "ZeroDivisionError" in capsys.readouterr().err
 
