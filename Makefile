@@ -88,7 +88,7 @@ RECIPE_PRETRAIN = --corpus $(RECIPE_TEXT) $(RECIPE_NLI) --nli-share 0.5 \
 	--exclude-sentences-of snli:test$(COMMA)stsb:dev --no-nsp --max-len 64 --max-samples 0 --data-dir $(DATA_DIR) \
 	--preset small --pre-layer-norm --dropout 0 --lr 5e-4 --warmup-fraction 0.05 --batch-size 32 --eval-every 500 \
 	--eval-batches 20 --log-every 50 --seed 0
-# The fine-tuning adds the in-batch contrastive term to SoftmaxLoss (RESULTS.md §6, chosen on validation);
+# The fine-tuning adds the in-batch contrastive term to SoftmaxLoss (RESULTS.md §5, chosen on validation);
 # CONTRASTIVE_WEIGHT=0 is SBERT's objective alone.
 CONTRASTIVE_WEIGHT ?= 0.3
 RECIPE_FINETUNE = --train snli:dev$(COMMA)mnli:dev_matched --val-fraction 0.05 --data-dir $(DATA_DIR) \

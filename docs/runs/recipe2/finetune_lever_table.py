@@ -11,9 +11,9 @@ from pathlib import Path
 
 from transfer_table import records, seeds
 
-# each objective's runs live in one folder (transfer_table.py), with seeds 0 and 1 where both ran
-OBJECTIVES = [("transfer-softmax", "SoftmaxLoss alone"), ("transfer-contrastive1", "`--contrastive-weight 1`"),
-              ("transfer", "`--contrastive-weight 0.3`")]
+# the contrastive term's weights: the folder of those run with both seeds (transfer_table.py), or None for those
+# run with seed 0 only, in levers-ft/contrastive<weight>-<start>-seed0
+WEIGHTS = [("0.1", "transfer-contrastive0.1"), ("0.3", "transfer"), ("0.5", None), ("1", "transfer-contrastive1")]
 # the other fine-tunings of the 60-minute start, seed 0: (folder under the root, what changed)
 OTHERS_60MIN = [("lr/pretrained-1e-4", "SoftmaxLoss alone, lr 1e-4"),
                 ("levers-ft/enclr0.3-60min-seed0", "`--encoder-lr-scale 0.3`")]
@@ -31,13 +31,15 @@ def row(run, start, fine_tuning):
 
 
 def runs_of(root, tag):
-    """(run folder, fine-tuning) of one start, in the table's order: the other fine-tunings of the 60-minute
-    start follow SoftmaxLoss alone, whose settings they change one at a time."""
-    runs = []
-    for folder, fine_tuning in OBJECTIVES:
-        runs += [(run, fine_tuning) for run in seeds(root, folder, tag)]
-        if folder == "transfer-softmax" and tag == "60min":
-            runs += [(root / other, change) for other, change in OTHERS_60MIN]
+    """(run folder, fine-tuning) of one start, in the table's order: SoftmaxLoss alone, then the other
+    fine-tunings of the 60-minute start (each changes one of its settings), then the contrastive term by weight."""
+    runs = [(run, "SoftmaxLoss alone") for run in seeds(root, "transfer-softmax", tag)]
+    if tag == "60min":
+        runs += [(root / other, change) for other, change in OTHERS_60MIN]
+    for weight, folder in WEIGHTS:
+        seed0 = root / "levers-ft" / f"contrastive{weight}-{tag}-seed0"
+        found = seeds(root, folder, tag) if folder else [seed0] if (seed0 / "report.json").exists() else []
+        runs += [(run, f"`--contrastive-weight {weight}`") for run in found]
     return runs
 
 

@@ -2,9 +2,11 @@
 figures of its checkpoint (last held-out evaluation in metrics.jsonl) and, for each fine-tuning seed, the best
 validation accuracy (metrics.jsonl) and the test figures (report.json). The runs of one fine-tuning objective
 live in one folder: transfer/ (the recipe's, contrastive weight 0.3, whose 60-minute seed-0 run is the headline,
-sbert/), transfer-contrastive1/ (weight 1) or transfer-softmax/ (SoftmaxLoss alone).
+sbert/), transfer-contrastive1/ (weight 1) or transfer-softmax/ (SoftmaxLoss alone). A pre-training lever's
+folder holds its own bert/ and its fine-tunings sbert-60min-seed*/ (its row only):
 
     python docs/runs/recipe2/transfer_table.py docs/runs/recipe2 [transfer | transfer-contrastive1 | transfer-softmax]
+    python docs/runs/recipe2/transfer_table.py docs/runs/recipe2/levers-pt/nli0.9 .
 """
 import json
 import sys
@@ -34,10 +36,10 @@ def seeds(root, folder, tag):
 
 
 def row(root, folder, label, bert, tag):
-    evaluation = first_evaluation(root / "bert") if bert is None else last_evaluation(root / bert)
     runs = seeds(root, folder, tag)
     if not runs:
         return None
+    evaluation = first_evaluation(root / "bert") if bert is None else last_evaluation(root / bert)
     val = [max(r["val_accuracy"] for r in records(run / "metrics.jsonl") if "val_accuracy" in r) for run in runs]
     reports = [json.loads((run / "report.json").read_text()) for run in runs]
     test = [100 * report["test"]["accuracy"] for report in reports]
