@@ -93,7 +93,11 @@ class AgreeServer(ThreadingHTTPServer):
         # (encoder_process.py: in this one the model's thread waits for the request threads' Python);
         # explanations still run here, under the model lock.
         work = ModelWork(self.model, None if index is None else index.embeddings)
-        self.encoder_process = encoder_threads and EncoderProcess(work, encoder_threads)
+        try:
+            self.encoder_process = encoder_threads and EncoderProcess(work, encoder_threads)
+        except RuntimeError:
+            self.socket.close()  # no server without its encoder; the port is free again
+            raise
         work, lock = (self.encoder_process, threading.Lock()) if self.encoder_process else (work, self.model_lock)
         self.predictor = EncodingBatcher(work.predict_ids, lock)
         self.searcher = EncodingBatcher(work.search_ids, lock)
@@ -363,6 +367,8 @@ def main(argv=None):
                              encoder_threads=None if args.in_process else args.threads)
     except OSError as error:
         raise SystemExit(f"cannot listen on {args.host}:{args.port}: {error.strerror or error}") from None
+    except RuntimeError as error:  # the encoder process did not start
+        raise SystemExit(f"cannot start the server: {error}") from None
     host, port = server.server_address[:2]
     shown_host = f"[{host}]" if ":" in host else host
     print(f"Serving {server.model_dir.name} at http://{shown_host}:{port}/ (Ctrl+C stops it)", flush=True)

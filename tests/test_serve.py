@@ -609,6 +609,23 @@ def test_main_encodes_in_a_process_of_its_own_unless_told_otherwise(checkpoint, 
     assert asked == [serve.serving_threads(), None, 3]
 
 
+def test_main_explains_an_encoder_process_that_does_not_start_and_frees_the_port(checkpoint, monkeypatch):
+    def fail_to_start(work, threads):
+        raise RuntimeError("the encoder process failed: ImportError: no torch here")
+
+    monkeypatch.setattr(serve, "EncoderProcess", fail_to_start)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    with pytest.raises(SystemExit, match="cannot start the server: the encoder process failed: ImportError"):
+        main(["--model", str(checkpoint), "--port", str(port)])
+    with pytest.raises(RuntimeError) as failed:  # the half-built server lives on in the traceback's frames
+        make_server(SentenceBERT.load(checkpoint), checkpoint, port=port, encoder_threads=1)
+    with socket.socket() as again:  # yet its socket was closed, so the port can be bound at once
+        again.bind(("127.0.0.1", port))
+    assert failed.traceback  # the frames, and the server in them, were alive while the port was bound
+
+
 def test_a_failure_inside_the_server_is_answered_and_the_server_goes_on(checkpoint, capsys):
     with running(checkpoint) as server:
         port = server.server_address[1]
