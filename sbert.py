@@ -176,8 +176,7 @@ class SentenceBERT(nn.Module):
         return self.verdicts(embeddings[0::2], embeddings[1::2])
 
     def verdicts(self, u, v):  # (B, d), (B, d) -> [Prediction]
-        device = self.head.classifier.weight.device
-        probabilities = self.head(u.to(device), v.to(device)).softmax(-1).tolist()
+        probabilities = self.head(u.to(self.device), v.to(self.device)).softmax(-1).tolist()
         cosines = F.cosine_similarity(u, v, dim=-1).tolist()
         return [Prediction(LABELS[max(range(len(LABELS)), key=lambda i: p[i])], dict(zip(LABELS, p)), cosine)
                 for p, cosine in zip(probabilities, cosines)]

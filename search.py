@@ -178,12 +178,7 @@ class SentenceIndex:
     def search(self, query_embedding, k):
         """The k sentences (all of them when there are fewer) nearest to a query embedding (d,) by cosine,
         best first, as [(sentence, cosine)]."""
-        return self.search_many(query_embedding[None], k)[0]
-
-    def search_many(self, query_embeddings, k):
-        """`search` for the queries (B, d) that arrived together, in one matrix product: [[(sentence, cosine)]]."""
-        return [[(self.sentences[i], cosine) for i, cosine in found] for found in nearest(self.embeddings,
-                                                                                        query_embeddings, k)]
+        return [(self.sentences[i], cosine) for i, cosine in nearest(self.embeddings, query_embedding[None], k)[0]]
 
 
 def nearest(embeddings, query_embeddings, k):
