@@ -169,6 +169,10 @@ def encoder_threads(args):
     return None if args.in_process else args.threads
 
 
+def where_the_model_runs(args):
+    return "in the server" if args.in_process else "in an encoder process"
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", required=True)
@@ -194,7 +198,7 @@ def main():
                 if batches else ", explained one request at a time")
     print(f"POST /predict{'?explain=1' if args.explain else ''}: {len(latencies)} requests from {args.clients} "
           f"concurrent clients, torch {torch.__version__}, {torch.get_num_threads()} threads, "
-          f"{'in the server' if args.in_process else 'in an encoder process'}: "
+          f"{where_the_model_runs(args)}: "
           f"{summary(latencies, seconds)}{batching}\n  {cpu}")
 
 

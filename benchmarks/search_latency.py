@@ -27,7 +27,7 @@ import torch  # noqa: E402
 
 from data import split_sentences, use_nltk_data  # noqa: E402
 from latency import PAIRS, Accounting, add_serving_options, encoder_threads, run_clients, serving, summary, \
-    timed  # noqa: E402
+    timed, where_the_model_runs  # noqa: E402
 from sbert import SentenceBERT  # noqa: E402
 from search import build_index  # noqa: E402
 from serve import make_server  # noqa: E402
@@ -111,7 +111,7 @@ def main():
     sentences = wikipedia_sentences(files, max(args.sizes))
     print(f"model {args.model} (d = {model.config.bert.d_model}), torch {torch.__version__}, "
           f"{args.build_threads} threads building the index, {args.threads} answering "
-          f"{'in the server' if args.in_process else 'in an encoder process'}", flush=True)
+          f"{where_the_model_runs(args)}", flush=True)
     with tempfile.TemporaryDirectory() as scratch:
         for size in sorted(args.sizes):
             measure(model, Path(args.model), sentences[:size], args, Path(scratch))
