@@ -84,23 +84,25 @@ serve: venv
 RECIPE_DIR ?= runs/recipe
 RECIPE_TEXT ?= $(wildcard $(DATA_DIR)/wikipedia/enwiki_0[4-7].txt.gz)
 RECIPE_NLI = snli:dev mnli:dev_matched sick:train
-RECIPE_PRETRAIN = --corpus $(RECIPE_TEXT) $(RECIPE_NLI) --nli-share 0.5 \
+RECIPE_PRETRAIN = --corpus $(RECIPE_TEXT) $(RECIPE_NLI) --nli-share 0.9 \
 	--exclude-sentences-of snli:test$(COMMA)stsb:dev --no-nsp --max-len 64 --max-samples 0 --data-dir $(DATA_DIR) \
 	--preset small --pre-layer-norm --dropout 0 --lr 5e-4 --warmup-fraction 0.05 --batch-size 32 --eval-every 500 \
 	--eval-batches 20 --log-every 50 --seed 0
-# The fine-tuning adds the in-batch contrastive term to SoftmaxLoss (RESULTS.md §5, chosen on validation);
-# CONTRASTIVE_WEIGHT=0 is SBERT's objective alone.
+# The fine-tuning adds the in-batch contrastive term to SoftmaxLoss, its weight chosen on validation for each
+# start (RESULTS.md §5): 0.3 for the pre-trained copies, 0.1 for random weights. CONTRASTIVE_WEIGHT=0
+# RANDOM_INIT_CONTRASTIVE_WEIGHT=0 is SBERT's objective alone.
 CONTRASTIVE_WEIGHT ?= 0.3
+RANDOM_INIT_CONTRASTIVE_WEIGHT ?= 0.1
 RECIPE_FINETUNE = --train snli:dev$(COMMA)mnli:dev_matched --val-fraction 0.05 --data-dir $(DATA_DIR) \
-	--batch-size 32 --features "u,v,|u-v|" --epochs 100 --max-steps 1500 --eval-every 250 \
-	--contrastive-weight $(CONTRASTIVE_WEIGHT)
+	--batch-size 32 --features "u,v,|u-v|" --epochs 100 --max-steps 1500 --eval-every 250
 PRETRAINED_LR ?= 3e-4
 RANDOM_INIT_LR ?= 3e-4
 RECIPE_EVALUATE = --test snli:test --sts stsb:dev --data-dir $(DATA_DIR)
 TRANSFER_STARTS ?= random 15min 30min 60min
 TRANSFER_SEEDS ?= 0 1
 # Where recipe-transfer writes; its 60-minute seed-0 run is the headline (runs/recipe/sbert) only here, so that
-# `make recipe-transfer CONTRASTIVE_WEIGHT=0 TRANSFER_DIR=runs/recipe/transfer-softmax` fills a table of its own.
+# `make recipe-transfer CONTRASTIVE_WEIGHT=0 RANDOM_INIT_CONTRASTIVE_WEIGHT=0 TRANSFER_DIR=runs/recipe/transfer-softmax`
+# fills a table of its own.
 TRANSFER_DIR ?= $(RECIPE_DIR)/transfer
 HEADLINE_RUN = $(if $(filter $(RECIPE_DIR)/transfer,$(TRANSFER_DIR)),$(RECIPE_DIR)/sbert)
 RECIPE_PRECISION ?= auto  # bf16 pays on CPUs with bf16 matrix units (Intel AMX); docs/performance.md
@@ -111,18 +113,20 @@ recipe-headline: venv
 	$(PY) pretrain.py $(RECIPE_PRETRAIN) --max-minutes 60 --keep-at-minutes 15 30 --precision $(RECIPE_PRECISION) \
 		--out $(RECIPE_DIR)/bert
 	$(PY) finetune.py --bert $(RECIPE_DIR)/bert $(RECIPE_FINETUNE) --lr $(PRETRAINED_LR) --seed 0 \
-		--precision $(RECIPE_PRECISION) --out $(RECIPE_DIR)/sbert
+		--contrastive-weight $(CONTRASTIVE_WEIGHT) --precision $(RECIPE_PRECISION) --out $(RECIPE_DIR)/sbert
 	$(PY) evaluate.py --model $(RECIPE_DIR)/sbert $(RECIPE_EVALUATE)
 
 recipe-transfer: venv
 	for start in $(TRANSFER_STARTS); do for seed in $(TRANSFER_SEEDS); do \
-		case $$start in random) from="$(RECIPE_DIR)/bert --random-init"; lr=$(RANDOM_INIT_LR);; \
-			60min) from=$(RECIPE_DIR)/bert; lr=$(PRETRAINED_LR);; *) from=$(RECIPE_DIR)/bert-$$start; lr=$(PRETRAINED_LR);; esac; \
+		lr=$(PRETRAINED_LR); weight=$(CONTRASTIVE_WEIGHT); \
+		case $$start in random) from="$(RECIPE_DIR)/bert --random-init"; lr=$(RANDOM_INIT_LR); \
+				weight=$(RANDOM_INIT_CONTRASTIVE_WEIGHT);; \
+			60min) from=$(RECIPE_DIR)/bert;; *) from=$(RECIPE_DIR)/bert-$$start;; esac; \
 		out=$(TRANSFER_DIR)/sbert-$$start-seed$$seed; [ $$start-$$seed = 60min-0 ] && [ -n "$(HEADLINE_RUN)" ] && \
 			out=$(HEADLINE_RUN); \
 		if [ ! -f $$out/report.json ]; then \
-			$(PY) finetune.py --bert $$from $(RECIPE_FINETUNE) --lr $$lr --seed $$seed \
-				--precision $(RECIPE_PRECISION) --out $$out && \
+			$(PY) finetune.py --bert $$from $(RECIPE_FINETUNE) --lr $$lr --contrastive-weight $$weight \
+				--seed $$seed --precision $(RECIPE_PRECISION) --out $$out && \
 			$(PY) evaluate.py --model $$out $(RECIPE_EVALUATE) || exit 1; \
 		fi; \
 	done; done
