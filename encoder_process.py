@@ -8,11 +8,10 @@ interpreter asks for only every 5 ms (`sys.getswitchinterval()`). Measured on th
 (docs/web.md): a forward pass of 8 short sentences that takes 10 ms alone took 194 ms beside one busy Python
 thread. A process has its own interpreter and its own lock, so the model computes while the server talks.
 
-`ModelWork` is that work: the verdicts of tokenized pairs, and the nearest sentences of the index to
-tokenized queries. The server calls it directly (serve.py --in-process) or through `EncoderProcess`, which
-sends the arguments through a pipe to a child holding its own `ModelWork` and brings back the answers, so that
-no torch operation runs in the server's process on a request's path. Explanations (explain.py), which run
-once per request and are not batched, still run in the server's process.
+`ModelWork` is that work: the verdicts of tokenized pairs, the nearest sentences of the index to tokenized
+queries, and the explanations of pairs (explain.py). The server calls it directly (serve.py --in-process) or
+through `EncoderProcess`, which sends the arguments through a pipe to a child holding its own `ModelWork` and
+brings back the answers, so that no torch operation runs in the server's process on a request's path.
 """
 import multiprocessing
 import os
@@ -21,6 +20,7 @@ from pathlib import Path
 
 import torch
 
+from explain import explain
 from search import nearest
 
 START_TIMEOUT_SECONDS = 120  # loading torch and the weights; far longer than it takes
@@ -42,6 +42,11 @@ class ModelWork:
         found = nearest(self.embeddings, self.model.encode_ids([ids for ids, _ in requests]),
                         max(k for _, k in requests))
         return [rows[:k] for rows, (_, k) in zip(found, requests)]
+
+    def explain_pairs(self, pairs):
+        """[Explanation] of (premise, hypothesis) sentences, one after another: each is already a batch of
+        its own (every shortened variant of a sentence in one forward pass), and it needs the words too."""
+        return [explain(self.model, premise, hypothesis) for premise, hypothesis in pairs]
 
 
 class EncoderProcess:
@@ -66,6 +71,9 @@ class EncoderProcess:
 
     def search_ids(self, requests):
         return self.call("search_ids", requests)
+
+    def explain_pairs(self, pairs):
+        return self.call("explain_pairs", pairs)
 
     def call(self, method, argument):
         try:

@@ -37,7 +37,6 @@ import torch
 
 from batching import EncodingBatcher
 from encoder_process import EncoderProcess, ModelWork
-from explain import explain
 from pages import CHART_NAME, DEFAULT_K, about_page, index_page, search_page
 from request_fields import HttpError, flag, parse_fields, parse_form_body, parse_json_body, search_request, \
     sentence_pair
@@ -89,9 +88,9 @@ class AgreeServer(ThreadingHTTPServer):
         # batch (batching.py), which costs far less than one pass each: pairs by one batcher, search queries
         # (encoded and scored against the index in one matrix product) by another.
         self.model_lock = threading.Lock()
-        # With `encoder_threads` that work runs in a process of its own with that many torch threads
-        # (encoder_process.py: in this one the model's thread waits for the request threads' Python);
-        # explanations still run here, under the model lock.
+        # With `encoder_threads` that work, explanations included, runs in a process of its own with that
+        # many torch threads (encoder_process.py: in this one the model's thread waits for the request
+        # threads' Python).
         work = ModelWork(self.model, None if index is None else index.embeddings)
         try:
             self.encoder_process = encoder_threads and EncoderProcess(work, encoder_threads)
@@ -101,13 +100,13 @@ class AgreeServer(ThreadingHTTPServer):
         work, lock = (self.encoder_process, threading.Lock()) if self.encoder_process else (work, self.model_lock)
         self.predictor = EncodingBatcher(work.predict_ids, lock)
         self.searcher = EncodingBatcher(work.search_ids, lock)
+        self.explainer = EncodingBatcher(work.explain_pairs, lock)
 
     def predict(self, premise, hypothesis):
         return self.predictor.encode([tuple(self.model.tokenize([premise, hypothesis]))])[0]
 
     def explain(self, premise, hypothesis):
-        with self.model_lock:
-            return explain(self.model, premise, hypothesis)
+        return self.explainer.encode([(premise, hypothesis)])[0]
 
     def search(self, query, k):
         found = self.searcher.encode([(self.model.tokenize([query])[0], k)])[0]
@@ -121,6 +120,7 @@ class AgreeServer(ThreadingHTTPServer):
         super().server_close()
         self.predictor.close()
         self.searcher.close()
+        self.explainer.close()
         if self.encoder_process:
             self.encoder_process.close()
 

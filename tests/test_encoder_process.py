@@ -1,5 +1,5 @@
 """encoder_process.py: what requests ask of the model (verdicts of tokenized pairs, the nearest sentences of the
-index to tokenized queries), computed here by ModelWork and in a process of its own by EncoderProcess, gives the
+index to tokenized queries, explanations of pairs), computed here by ModelWork and in a process of its own by EncoderProcess, gives the
 model's own answers; a failing batch and a stopped process are errors that say so; nothing is left behind."""
 import os
 import signal
@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from encoder_process import EncoderProcess, ModelWork
+from explain import explain
 from tiny_sbert import tiny_sbert
 
 SENTENCES = ["a man is playing guitar", "the dog runs", "a woman is sleeping on the stage .", "the music"]
@@ -57,6 +58,19 @@ def test_search_gives_each_query_its_own_k_nearest_rows_best_first(model, index_
         wanted = brute_force_nearest(index_embeddings, model.encode([query])[0], k)
         assert [row for row, _ in rows] == [row for row, _ in wanted]
         assert [cosine for _, cosine in rows] == pytest.approx([cosine for _, cosine in wanted], abs=1e-6)
+
+
+@pytest.mark.parametrize("in_a_process", [False, True])
+def test_explanations_of_a_batch_are_those_of_explain_one_pair_at_a_time(model, encoder, in_a_process):
+    work = encoder if in_a_process else ModelWork(model)
+    for answer, pair in zip(work.explain_pairs(PAIRS), PAIRS):
+        wanted = explain(model, *pair)
+        assert answer.prediction.label == wanted.prediction.label
+        for side in ("premise", "hypothesis"):
+            got, expected = getattr(answer, side), getattr(wanted, side)
+            assert [effect.word for effect in got] == [effect.word for effect in expected]
+            assert [effect.probability_without for effect in got] == \
+                pytest.approx([effect.probability_without for effect in expected], abs=1e-6)
 
 
 def test_a_failing_batch_is_an_error_here_and_the_process_goes_on(model, encoder):

@@ -592,7 +592,25 @@ def test_an_encoder_process_gives_the_answers_of_the_model_here_and_ends_with_th
                              log=lambda line: None).search(model.encode(["a dog"])[0], 3)
         assert status == 200 and [r["sentence"] for r in json.loads(text)["results"]] == [s for s, _ in wanted]
         assert [r["cosine"] for r in json.loads(text)["results"]] == pytest.approx([c for _, c in wanted], abs=1e-6)
+        status, _, answer = post_json(port, PAIR, path="/predict?explain=1")
+        wanted = explain(model, PAIR["premise"], PAIR["hypothesis"]).to_dict()
+        assert status == 200
+        assert_same_answer(answer, wanted)
+        for side in ("premise", "hypothesis"):
+            assert [w["word"] for w in answer["explanation"][side]] == [w["word"] for w in wanted["explanation"][side]]
+            assert [w["change"] for w in answer["explanation"][side]] == \
+                pytest.approx([w["change"] for w in wanted["explanation"][side]], abs=1e-6)
     assert child.exitcode == 0
+
+
+def test_with_an_encoder_process_no_forward_pass_runs_in_the_server(checkpoint, index_file, tmp_path):
+    with running(checkpoint, index_file=index_file, cache_dir=tmp_path, encoder_threads=1) as server:
+        server.model.bert.forward = lambda *args, **kwargs: pytest.fail("a forward pass in the server's process")
+        port = server.server_address[1]
+        for path in ("/predict", "/predict?explain=1"):
+            status, _, _ = request(port, "POST", path, json.dumps(PAIR), {"Content-Type": "application/json"})
+            assert status == 200
+        assert search(server, q="a dog")[0] == 200
 
 
 def test_main_encodes_in_a_process_of_its_own_unless_told_otherwise(checkpoint, monkeypatch):
