@@ -49,6 +49,10 @@ def parse_args(argv=None):
                         "sources of --corpus leave out, so pre-training never reads a test sentence")
     parser.add_argument("--preset", choices=["tiny", "small", "base"], default="small",
                         help="model size (default: %(default)s)")
+    parser.add_argument("--layers", type=int, help="encoder layers (default: the preset's)")
+    parser.add_argument("--d-model", type=int, help="hidden width (default: the preset's)")
+    parser.add_argument("--heads", type=int, help="attention heads (default: the preset's)")
+    parser.add_argument("--d-ff", type=int, help="feed-forward width (default: the preset's)")
     parser.add_argument("--max-samples", type=int, default=100_000,
                         help="paragraphs of the corpus to use; 0 for all (default: %(default)s)")
     parser.add_argument("--vocab-size", type=int, default=30_000, help="(default: %(default)s)")
@@ -104,8 +108,10 @@ def resumed_args(args):
 def model_config(args, vocab_size):
     overrides = dict(vocab_size=vocab_size, attention=args.attention, pre_layer_norm=args.pre_layer_norm,
                      bias=not args.no_bias, dropout=args.dropout)
-    if args.max_len:
-        overrides["max_len"] = args.max_len
+    # A shape option given replaces the preset's value: the model's shape for the budget is a lever.
+    shape = dict(max_len=args.max_len, n_layers=args.layers, d_model=args.d_model, n_heads=args.heads,
+                 d_ff=args.d_ff)
+    overrides.update({name: value for name, value in shape.items() if value})
     return BertConfig.preset(args.preset, **overrides)
 
 

@@ -189,3 +189,15 @@ def test_a_run_saved_before_the_precision_option_resumes(tmp_path, text_corpus):
     (out / "args.json").write_text(json.dumps(saved))
     pretrain.main(["--out", str(out), "--resume", "--max-steps", "4"])
     assert json.loads((out / "config.json").read_text())["step"] == 4  # precision: this command's default
+
+
+def test_shape_options_replace_the_presets_sizes_and_the_run_resumes_with_them(tmp_path, text_corpus):
+    out = tmp_path / "shaped"
+    run(tmp_path, text_corpus, out, "--max-steps", "2", "--layers", "3", "--d-model", "48", "--heads", "3",
+        "--d-ff", "96")
+    pretrain.main(["--out", str(out), "--resume", "--max-steps", "3"])
+    model, _ = pretrain.load_model(out)
+    shape = (model.config.n_layers, model.config.d_model, model.config.n_heads, model.config.d_ff)
+    assert shape == (3, 48, 3, 96) and len(model.bert.layers) == 3
+    assert model.config.max_len == 32  # the options not given keep what the command line or preset said
+    assert json.loads((out / "config.json").read_text())["step"] == 3
