@@ -86,8 +86,10 @@ class Embeddings(nn.Module):
         self.norm = layer_norm(config)
         self.dropout = nn.Dropout(config.dropout)
 
-    def forward(self, input_ids, segment_ids):  # (B, T), (B, T) -> (B, T, d)
-        positions = torch.arange(input_ids.shape[1], device=input_ids.device)
+    def forward(self, input_ids, segment_ids, positions=None):  # (B, T), (B, T), (T,) -> (B, T, d)
+        """positions: each token's place in its sentence; by default 0, 1, ..., T-1."""
+        if positions is None:
+            positions = torch.arange(input_ids.shape[1], device=input_ids.device)
         x = self.token(input_ids) + self.position(positions) + self.segment(segment_ids)
         return self.dropout(self.norm(x))
 
@@ -95,9 +97,10 @@ class Embeddings(nn.Module):
 # --- Attention ----------------------------------------------------------------------------------------------
 
 def scaled_dot_product_attention(q, k, v, key_mask, dropout):
-    """softmax(q kᵀ / √d_head) v, with padded keys given no weight.
+    """softmax(q kᵀ / √d_head) v, with the keys a query may not see given no weight.
 
-    q, k, v: (B, H, T, d_head); key_mask: (B, 1, 1, T), True at real tokens; dropout: an nn.Dropout.
+    q, k, v: (B, H, T, d_head); key_mask: (B, 1, 1, T), True at real tokens, or (B, 1, T, T), True where
+    query i may see key j (packed sentences, `BERT.forward_packed`); dropout: an nn.Dropout.
     """
     scores = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])  # (B, H, T, T)
     scores = scores.masked_fill(~key_mask, float("-inf"))
@@ -116,7 +119,7 @@ class MultiHeadAttention(nn.Module):
         self.out = nn.Linear(config.d_model, config.d_model, bias=config.bias)
         self.attention_dropout = nn.Dropout(config.dropout)
 
-    def forward(self, x, key_mask):  # (B, T, d), (B, 1, 1, T) -> (B, T, d)
+    def forward(self, x, key_mask):  # (B, T, d), (B, 1, 1, T) or (B, 1, T, T) -> (B, T, d)
         batch, length, d_model = x.shape
         qkv = self.qkv(x).view(batch, length, 3, self.n_heads, d_model // self.n_heads)
         q, k, v = qkv.permute(2, 0, 3, 1, 4)  # each (B, H, T, d_head)
@@ -186,7 +189,26 @@ class BERT(nn.Module):
         if attention_mask is None:
             attention_mask = input_ids != PAD_ID
         key_mask = attention_mask[:, None, None, :]  # (B, 1, 1, T): broadcast over heads and queries
-        x = self.embeddings(input_ids, segment_ids)
+        return self.run_layers(self.embeddings(input_ids, segment_ids), key_mask)
+
+    def forward_packed(self, input_ids, lengths):  # (T,), (N,) -> (T, d)
+        """Sentences packed one after another into a single row, with no padding: input_ids holds their
+        tokens, lengths says how long each is. Every token sees only the tokens of its own sentence and
+        counts its position from that sentence's start, so each sentence gets the vectors forward() gives
+        it alone (up to float rounding), and no arithmetic is spent on padding. Attention then costs T²
+        scores instead of N·L², which is cheap for the few short sentences of a server's batch, where
+        padding to the longest would cost more (SentenceBERT.encode_ids chooses). Segment 0 throughout."""
+        if int(lengths.max()) > self.config.max_len:
+            raise ValueError(f"sequence of {int(lengths.max())} tokens is longer than max_len "
+                             f"{self.config.max_len}")
+        sentence = torch.repeat_interleave(torch.arange(len(lengths), device=input_ids.device), lengths)
+        starts = torch.cumsum(lengths, 0) - lengths  # (N,) where each sentence begins
+        positions = torch.arange(len(input_ids), device=input_ids.device) - starts[sentence]
+        same_sentence = sentence[:, None] == sentence[None, :]  # (T, T): query i may see key j
+        x = self.embeddings(input_ids[None], torch.zeros_like(input_ids)[None], positions)
+        return self.run_layers(x, same_sentence[None, None])[0]
+
+    def run_layers(self, x, key_mask):  # the embedded tokens (B, T, d) through every layer
         for layer in self.layers:
             x = layer(x, key_mask)
         return self.final_norm(x)

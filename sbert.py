@@ -20,6 +20,10 @@ from data import LABELS, encode_sentence
 from wordpiece import load_tokenizer
 
 POOLINGS = ("mean", "cls", "max")
+# Up to this many tokens in all, `encode_ids` packs the sentences into one row instead of padding them
+# (BERT.forward_packed): a few sentences of mixed length, as a server's batch, waste much of a padded batch,
+# while packing's attention grows with the square of the total. benchmarks/encoder_cost.py measures both.
+PACKED_TOKENS = 256
 # The concatenations of the paper's ablation (its Table 6); "u,v,|u-v|" is the one it recommends.
 FEATURES = ("u,v", "|u-v|", "u*v", "|u-v|,u*v", "u,v,u*v", "u,v,|u-v|", "u,v,|u-v|,u*v")
 
@@ -53,6 +57,20 @@ def pool(hidden, mask, how):
         return hidden.masked_fill(~mask[..., None], float("-inf")).max(dim=1).values
     mask = mask[..., None].to(hidden.dtype)  # (B, T, 1)
     return (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1)  # padding neither adds nor counts
+
+
+def pool_packed(hidden, lengths, how):
+    """`pool` for sentences packed one after another (BERT.forward_packed): hidden (T, d), lengths (N,) ->
+    (N, d). There is no padding to leave out; each sentence pools its own rows."""
+    starts = torch.cumsum(lengths, 0) - lengths
+    if how == "cls":
+        return hidden[starts]
+    sentence = torch.repeat_interleave(torch.arange(len(lengths), device=hidden.device), lengths)
+    rows = sentence[:, None].expand_as(hidden)
+    empty = hidden.new_zeros(len(lengths), hidden.shape[-1])
+    if how == "max":
+        return empty.scatter_reduce(0, rows, hidden, "amax", include_self=False)
+    return empty.index_add(0, sentence, hidden) / lengths[:, None].to(hidden.dtype)
 
 
 def pair_features(u, v, features):
@@ -115,6 +133,12 @@ class SentenceBERT(nn.Module):
         hidden = self.bert(input_ids)  # one sentence per row, all segment 0
         return pool(hidden, input_ids != PAD_ID, self.config.pooling)
 
+    def embed_packed(self, ids):  # N lists of token ids -> (N, d)
+        """`embed` without padding: the sentences packed into one row (BERT.forward_packed)."""
+        lengths = torch.tensor([len(sentence) for sentence in ids], device=self.device)
+        tokens = torch.tensor([token for sentence in ids for token in sentence], device=self.device)
+        return pool_packed(self.bert.forward_packed(tokens, lengths), lengths, self.config.pooling)
+
     def forward(self, first_ids, second_ids):  # (B, T1), (B, T2) -> logits (B, 3), u (B, d), v (B, d)
         u, v = self.embed(first_ids), self.embed(second_ids)
         return self.head(u, v), u, v
@@ -143,6 +167,8 @@ class SentenceBERT(nn.Module):
                 return self.encode_ids(ids, batch_size)
             finally:
                 self.train()
+        if ids and sum(map(len, ids)) <= PACKED_TOKENS:  # a server's batch: padding would cost more than packing
+            return self.embed_packed(ids).float().cpu()
         order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
         embeddings = torch.empty(len(ids), self.config.bert.d_model)
         for start in range(0, len(order), batch_size):

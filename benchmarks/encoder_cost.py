@@ -2,13 +2,15 @@
 
 For batches of 1, 4 and 8 of the web benchmarks' short queries, against a random unit-length index of 10,000
 rows: the median milliseconds of the forward pass (`encode_ids`), of the index scan (`search.nearest`), of
-both (`ModelWork.search_ids`) and of both through an encoder process's pipe; then the same forward pass with
+both (`ModelWork.search_ids`) and of both through an encoder process's pipe; the forward pass with the
+sentences padded against packed into one row, for batches of 1 to 64 sentences; then the same forward pass with
 the weights in bf16, with int8 dynamic quantization of the linear layers, and compiled (`--compile`, which
 needs a C++ compiler), with how far each answer moves; and the operations that took the time.
 
     python benchmarks/encoder_cost.py --model runs/recipe/sbert [--compile]
 """
 import argparse
+import contextlib
 import statistics
 import sys
 import time
@@ -18,6 +20,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from encoder_process import EncoderProcess, ModelWork  # noqa: E402
+import sbert  # noqa: E402
 from sbert import SentenceBERT  # noqa: E402
 from search import nearest  # noqa: E402
 from search_latency import QUERIES  # noqa: E402
@@ -58,6 +61,34 @@ def eager_costs(model, index, ids):
                   f"{median_ms(lambda: process.search_ids(requests)):.2f} ms")
     finally:
         process.close()
+
+
+def packing_costs(model, ids):
+    """The forward pass with the sentences padded to the longest of the batch, against packed into one row
+    (BERT.forward_packed), for batches of 1 to 64 of the queries (a premise and its hypothesis one after
+    another, as the two sentences of a /predict request are encoded together)."""
+    for size in (1, 4, 8, 16, 32, 64):
+        batch = batch_of(ids, size)
+        with packing_limit(0):
+            padded = median_ms(lambda: model.encode_ids(batch), repeats=100)
+            padded_embeddings = model.encode_ids(batch)
+        with packing_limit(10 ** 9):
+            packed = median_ms(lambda: model.encode_ids(batch), repeats=100)
+            moved = (model.encode_ids(batch) - padded_embeddings).abs().max().item()
+        print(f"{size} sentences, {sum(map(len, batch))} tokens ({size * max(map(len, batch))} padded): "
+              f"padded {padded:.2f} ms, packed {packed:.2f} ms (largest change of an embedding's coordinate "
+              f"{moved:.1e})")
+    print(f"encode_ids packs batches of up to {sbert.PACKED_TOKENS} tokens in all")
+
+
+@contextlib.contextmanager
+def packing_limit(tokens):
+    """encode_ids packs batches of up to `tokens` tokens (0: never) while inside."""
+    default, sbert.PACKED_TOKENS = sbert.PACKED_TOKENS, tokens
+    try:
+        yield
+    finally:
+        sbert.PACKED_TOKENS = default
 
 
 def variant_costs(name, variant, model, ids):
@@ -102,6 +133,7 @@ def main():
     print(f"model {args.model}, torch {torch.__version__}, 1 thread; queries of "
           f"{min(map(len, ids))}-{max(map(len, ids))} tokens; index of {INDEX_ROWS:,} rows")
     eager_costs(model, index, ids)
+    packing_costs(model, ids)
     variant_costs("with bf16 weights", load().to(torch.bfloat16), model, ids)
     quantized = torch.ao.quantization.quantize_dynamic(load(), {torch.nn.Linear}, dtype=torch.qint8)
     variant_costs("with int8 dynamic quantization", quantized, model, ids)

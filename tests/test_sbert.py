@@ -3,7 +3,8 @@ import torch
 
 from bert import BertConfig
 from data import SPECIAL_TOKENS, Vocab
-from sbert import LABELS, SentenceBERT, SentenceBertConfig, SoftmaxLoss, pad, pool
+import sbert
+from sbert import LABELS, SentenceBERT, SentenceBertConfig, SoftmaxLoss, pad, pool, pool_packed
 
 WORDS = "a man woman is playing guitar sleeping on stage the dog runs".split()
 
@@ -35,6 +36,25 @@ def test_embedding_of_a_sentence_does_not_depend_on_batch_padding():
     alone = model.embed(pad([short]))
     in_batch = model.embed(pad([short, long]))[0]
     torch.testing.assert_close(in_batch, alone[0], rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("how", ["mean", "max", "cls"])
+def test_packed_pooling_equals_padded_pooling(how):
+    hidden = torch.randn(2, 6, 4)
+    mask = torch.tensor([[1, 1, 1, 0, 0, 0], [1, 1, 1, 1, 1, 1]], dtype=torch.bool)
+    packed = torch.cat([hidden[0, :3], hidden[1]])  # the real rows one after another
+    torch.testing.assert_close(pool_packed(packed, torch.tensor([3, 6]), how), pool(hidden, mask, how))
+
+
+@pytest.mark.parametrize("pooling", ["mean", "max", "cls"])
+def test_packed_and_padded_batches_give_the_same_embeddings(pooling, monkeypatch):
+    model = tiny_model(pooling=pooling).eval()
+    ids = model.tokenize(["a man is playing guitar on stage", "the dog", "a woman is sleeping", "runs"])
+    packed = model.encode_ids(ids)  # 23 tokens: packed
+    monkeypatch.setattr(sbert, "PACKED_TOKENS", 0)  # now padded, in batches of similar length
+    padded = model.encode_ids(ids)
+    torch.testing.assert_close(packed, padded, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(packed, model.embed_packed(ids), rtol=0, atol=0)  # it did pack
 
 
 def test_head_sees_exactly_u_v_and_their_absolute_difference():

@@ -568,9 +568,9 @@ def test_requests_that_arrive_together_are_encoded_as_one_batch_with_the_answers
 
 def test_every_forward_pass_runs_under_the_model_lock(checkpoint, index_file, tmp_path):
     with running(checkpoint, index_file=index_file, cache_dir=tmp_path) as server:
-        held, forward = [], server.model.bert.forward
-        server.model.bert.forward = lambda *args, **kwargs: held.append(server.model_lock.locked()) or \
-            forward(*args, **kwargs)
+        held, run_layers = [], server.model.bert.run_layers  # every forward pass, padded or packed
+        server.model.bert.run_layers = lambda *args, **kwargs: held.append(server.model_lock.locked()) or \
+            run_layers(*args, **kwargs)
         port = server.server_address[1]
         for path in ("/predict", "/predict?explain=1"):
             status, _, _ = request(port, "POST", path, json.dumps(PAIR), {"Content-Type": "application/json"})
@@ -605,7 +605,8 @@ def test_an_encoder_process_gives_the_answers_of_the_model_here_and_ends_with_th
 
 def test_with_an_encoder_process_no_forward_pass_runs_in_the_server(checkpoint, index_file, tmp_path):
     with running(checkpoint, index_file=index_file, cache_dir=tmp_path, encoder_threads=1) as server:
-        server.model.bert.forward = lambda *args, **kwargs: pytest.fail("a forward pass in the server's process")
+        server.model.bert.run_layers = lambda *args, **kwargs: pytest.fail("a forward pass in the server's process")
+        assert server.index.embeddings is None  # the encoder process holds them; one copy is enough
         port = server.server_address[1]
         for path in ("/predict", "/predict?explain=1"):
             status, _, _ = request(port, "POST", path, json.dumps(PAIR), {"Content-Type": "application/json"})
