@@ -165,15 +165,21 @@ def build_index(model, spec, data_dir=None, cache_dir=".cache", progress=True, l
 # --- Searching --------------------------------------------------------------------------------------------
 
 class SentenceIndex:
-    """Sentences and their unit-length embeddings (N, d), one row per sentence."""
+    """Sentences and their unit-length embeddings (N, d), one row per sentence; embeddings None: the
+    sentences only (`without_embeddings`)."""
 
     def __init__(self, name, sentences, embeddings):
-        if embeddings.shape[0] != len(sentences):
+        if embeddings is not None and embeddings.shape[0] != len(sentences):
             raise ValueError(f"{len(sentences)} sentences but {embeddings.shape[0]} embeddings")
         self.name, self.sentences, self.embeddings = name, sentences, embeddings
 
     def __len__(self):
         return len(self.sentences)
+
+    def without_embeddings(self):
+        """The same sentences without their embeddings: what a server needs whose encoder process holds them
+        (they would be a second copy, 98 MiB per 100,000 sentences at d = 256)."""
+        return SentenceIndex(self.name, self.sentences, None)
 
     def search(self, query_embedding, k):
         """The k sentences (all of them when there are fewer) nearest to a query embedding (d,) by cosine,

@@ -97,6 +97,8 @@ class AgreeServer(ThreadingHTTPServer):
         except RuntimeError:
             self.socket.close()  # no server without its encoder; the port is free again
             raise
+        if self.encoder_process and index is not None:
+            self.index = index.without_embeddings()  # the child has them; here rows are looked up by number
         work, lock = (self.encoder_process, threading.Lock()) if self.encoder_process else (work, self.model_lock)
         self.predictor = EncodingBatcher(work.predict_ids, lock)
         self.searcher = EncodingBatcher(work.search_ids, lock)
