@@ -160,7 +160,8 @@ class SentenceBERT(nn.Module):
     @torch.inference_mode()
     def encode_ids(self, ids, batch_size=64):
         """`encode` for sentences already tokenized (lists of token ids): the server tokenizes in the request
-        threads, so that its one model thread only runs the model."""
+        threads, so that its one model thread only runs the model. Up to PACKED_TOKENS tokens in all (a
+        server's batch) go through as one packed row, more in padded batches of similar length."""
         if self.training:  # embeddings are the eval-mode function (no dropout); switching modes walks every module,
             self.eval()    # which costs a short sentence's forward pass a tenth of its time, so only when needed
             try:
