@@ -161,14 +161,16 @@ class SentenceBERT(nn.Module):
     def encode_ids(self, ids, batch_size=64):
         """`encode` for sentences already tokenized (lists of token ids): the server tokenizes in the request
         threads, so that its one model thread only runs the model. Up to PACKED_TOKENS tokens in all (a
-        server's batch) go through as one packed row, more in padded batches of similar length."""
+        server's batch) of mixed lengths go through as one packed row, more in padded batches of similar length."""
         if self.training:  # embeddings are the eval-mode function (no dropout); switching modes walks every module,
             self.eval()    # which costs a short sentence's forward pass a tenth of its time, so only when needed
             try:
                 return self.encode_ids(ids, batch_size)
             finally:
                 self.train()
-        if ids and sum(map(len, ids)) <= PACKED_TOKENS:  # a server's batch: padding would cost more than packing
+        if ids and sum(map(len, ids)) <= PACKED_TOKENS and len(set(map(len, ids))) > 1:
+            # a server's batch of mixed lengths, where padding would cost more than packing (a lone sentence
+            # or sentences of one length have no padding to save, and packing's mask would cost them)
             return self.embed_packed(ids).float().cpu()
         order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
         embeddings = torch.empty(len(ids), self.config.bert.d_model)

@@ -57,6 +57,13 @@ def test_packed_and_padded_batches_give_the_same_embeddings(pooling, monkeypatch
     torch.testing.assert_close(packed, model.embed_packed(ids), rtol=0, atol=0)  # it did pack
 
 
+def test_sentences_without_padding_to_save_are_not_packed(monkeypatch):
+    model = tiny_model().eval()
+    monkeypatch.setattr(model, "embed_packed", lambda ids: pytest.fail("packed without padding to save"))
+    model.encode_ids(model.tokenize(["a man is playing"]))
+    model.encode_ids(model.tokenize(["a man is playing", "the dog runs on"]))  # one length: no padding
+
+
 def test_head_sees_exactly_u_v_and_their_absolute_difference():
     head = SoftmaxLoss(d_model=3, features="u,v,|u-v|")
     u, v = torch.tensor([[1.0, -2.0, 3.0]]), torch.tensor([[0.5, 1.0, 5.0]])
