@@ -25,13 +25,16 @@ from atomic import atomic_write_json, read_json, recover_directory, replace_dire
 import distributed
 from bert import IGNORE_INDEX, BertConfig, BertForPreTraining, pretraining_loss
 from corpus import CorpusConfig, load_corpus
+from data import PAD_ID
 from pretraining_data import ExampleConfig, PretrainingData
+from sbert import pool, ranking_loss
 from transfer import TransferConfig, TransferSignals
 from training import Budget, MetricsLog, StopRequest, add_common_arguments, autocast, check_resume, \
     make_optimizer, pick_device, restore_training_state, seed_step, set_learning_rate, training_state, \
     warmup_then_linear_decay
 
 EVAL_SEED_OFFSET = 10**9  # held-out batches use seeds far from any training step's
+NEIGHBOUR_SCALE = 20.0    # cosine multiplier of the neighbour term: finetune.py's --contrastive-scale default
 
 
 def parse_args(argv=None):
@@ -62,6 +65,11 @@ def parse_args(argv=None):
     parser.add_argument("--no-nsp", action="store_true", help="no next-sentence prediction: each example "
                         "is one segment of running text and the loss is masked-LM only (RoBERTa, Cramming; "
                         "a change from BERT, off by default)")
+    parser.add_argument("--neighbour-contrastive-weight", type=float, default=0.0, metavar="W",
+                        help="add W times a sentence-level term: each sentence's mean-pooled embedding should "
+                        "be nearer to the sentence after it in its document than to the batch's other ones "
+                        "(in-batch negatives; a batch of such pairs beside every masked-LM batch; not BERT's, "
+                        "off by default)")
     parser.add_argument("--attention", choices=["written", "fused"], default="written",
                         help="attention written out, or torch's fused kernel (same result; default: "
                         "%(default)s)")
@@ -157,6 +165,16 @@ def forward(model, batch, device, precision="auto"):
     return loss, mlm_loss, nsp_loss, counts
 
 
+def neighbour_loss(encoder, pairs, device, precision="auto"):
+    """The optional sentence-level term (--neighbour-contrastive-weight): the mean-pooled embedding of each
+    first sentence should be nearer to its own next sentence than to the other rows' (a fine-tuning-like
+    objective that reads no label, only which sentences stand together in a document)."""
+    first, second = (ids.to(device) for ids in pairs)
+    with autocast(device, precision):
+        u, v = (pool(encoder(ids).float(), ids != PAD_ID, "mean") for ids in (first, second))
+    return ranking_loss(u, v, torch.arange(len(u), device=device), NEIGHBOUR_SCALE)
+
+
 @torch.inference_mode()
 def evaluate_heldout(model, data, seed, batches, batch_size, device, precision="auto"):
     """MLM accuracy and perplexity, NSP accuracy on the same held-out batches every time."""
@@ -237,6 +255,9 @@ def train(args):
         args = resumed_args(args) if args.resume else args
         data = load_data(args, args.max_len or BertConfig.preset(args.preset).max_len)
     batch_size = distributed.per_rank_batch_size(args.batch_size, cluster)
+    if args.neighbour_contrastive_weight and cluster.distributed:
+        raise SystemExit("--neighbour-contrastive-weight runs in one process only: its encoder pass goes "
+                         "around the data-parallel wrapper")
     torch.manual_seed(args.seed)  # every rank starts from the same weights
     model = load_model(args.out, device)[0] if args.resume else \
         BertForPreTraining(model_config(args, len(data.corpus.vocab))).to(device)
@@ -267,15 +288,23 @@ def train(args):
                 break
             lr = args.lr * warmup_then_linear_decay(run_progress, args.warmup_fraction)
             set_learning_rate(optimizer, lr)
-            batch = data.make_batch(seed_step(args.seed, step, cluster.rank), batch_size)
+            rng = seed_step(args.seed, step, cluster.rank)
+            batch = data.make_batch(rng, batch_size)
             loss, mlm_loss, nsp_loss, counts = forward(trained, batch, device, args.precision)
+            extra = {}
+            if args.neighbour_contrastive_weight:  # drawn after the batch: the masked-LM batches stay the same
+                pair_loss = neighbour_loss(model.bert, data.make_neighbour_pairs(rng, batch_size), device,
+                                           args.precision)
+                loss = loss + args.neighbour_contrastive_weight * pair_loss
+                extra["neighbour_loss"] = pair_loss.item()
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), args.clip_norm)
             optimizer.step()
             step += 1
             progress.update()
-            window.add(batch, counts, loss=loss.item(), mlm_loss=mlm_loss.item(), nsp_loss=nsp_loss.item())
+            window.add(batch, counts, loss=loss.item(), mlm_loss=mlm_loss.item(), nsp_loss=nsp_loss.item(),
+                       **extra)
             if step % args.log_every == 0:
                 log(metrics, window.close(step, lr, budget, cluster), progress, cluster)
             if step % args.eval_every == 0 and cluster.is_main:
@@ -330,6 +359,8 @@ class Window:
                   "nsp_accuracy": _ratio(sums["nsp_correct"], sums["pairs"]),
                   "tokens_per_second": sums["tokens"] / max(time.monotonic() - self.started, 1e-9),
                   "elapsed": budget.elapsed()}
+        if "neighbour_loss" in sums:
+            record["neighbour_loss"] = sums["neighbour_loss"] / (self.steps * ranks)
         if cluster.distributed:  # proof that the ranks train on different data
             record["rank_batches"] = distributed.gather(cluster, fingerprint(self.last_batch["input_ids"]))
         self.__init__()
@@ -344,6 +375,8 @@ def log(metrics, record, progress, cluster):
     if cluster.is_main:
         metrics.append(record)
         nsp = {} if record["nsp_accuracy"] is None else {"nsp": f"{record['nsp_accuracy']:.3f}"}
+        if "neighbour_loss" in record:
+            nsp["neighbour"] = f"{record['neighbour_loss']:.3f}"
         progress.set_postfix(loss=f"{record['loss']:.3f}", mlm=f"{record['mlm_accuracy']:.3f}", **nsp,
                              tok_s=f"{record['tokens_per_second']:,.0f}")
 

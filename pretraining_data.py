@@ -10,6 +10,9 @@ Two options change the examples, both off by default (BERT's recipe):
 - `nli_share` fixes the share of examples drawn from the documents of NLI sentences (corpus.py reads the
   sentences of NLI training pairs as documents: a premise and its hypotheses), whatever their size beside
   the other text; by default every sentence of the corpus is equally likely to start an example.
+
+`make_neighbour_pairs` draws something else, for pretrain.py's optional sentence-level term: a sentence and
+the one after it in the same document, each as [CLS] sentence [SEP], unmasked.
 """
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -113,6 +116,30 @@ class PretrainingData:
         if split not in self.splits:
             raise ValueError(f"no {split!r} split; there are: {', '.join(self.splits)}")
         return collate([self.make_example(rng, split) for _ in range(batch_size)])
+
+    def make_neighbour_pairs(self, rng, count, split="train"):
+        """`count` pairs (first, second) of (count, T) id tensors: row i of `second` is the sentence that
+        follows row i of `first` in its document (for an NLI document, the premise and a hypothesis or two
+        hypotheses of one premise). Groups are drawn with the examples' shares; no label is read."""
+        if split not in self.splits:
+            raise ValueError(f"no {split!r} split; there are: {', '.join(self.splits)}")
+        starts = []
+        for _ in range(count):
+            documents = self._pick_group(rng, self.splits[split])
+            if len(documents.pair_starts) == 0:
+                raise ValueError(f"documents {documents.ids[0]} to {documents.ids[-1]} have one sentence each; "
+                                 "neighbour pairs need documents of at least two sentences")
+            starts.append(int(documents.pair_starts[rng.integers(len(documents.pair_starts))]))
+        return self._sentences(starts), self._sentences([start + 1 for start in starts])
+
+    def _sentences(self, numbers):
+        """[CLS] sentence [SEP] for each sentence number, cut to max_len, padded into one tensor."""
+        offsets, tokens = self.corpus.sentence_offsets, self.corpus.token_ids
+        rows = [tokens[offsets[n]:offsets[n + 1]][:self.config.max_len - 2] for n in numbers]
+        batch = np.full((len(rows), max(map(len, rows)) + 2), PAD_ID, dtype=np.int64)
+        for row, ids in enumerate(rows):
+            batch[row, :len(ids) + 2] = np.concatenate(([CLS_ID], ids, [SEP_ID]))
+        return torch.from_numpy(batch)
 
     def make_example(self, rng, split="train"):
         documents = self._pick_group(rng, self.splits[split])

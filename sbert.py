@@ -101,8 +101,14 @@ def in_batch_contrastive_loss(u, v, labels, scale=20.0):
     anchors = (labels == LABELS.index("entailment")).nonzero()[:, 0]  # (E,) rows whose v is u's positive
     if len(anchors) == 0:
         return 0 * u.sum()
-    similarities = scale * F.normalize(u[anchors].float(), dim=-1) @ F.normalize(v.float(), dim=-1).T  # (E, B)
-    return F.cross_entropy(similarities, anchors)
+    return ranking_loss(u[anchors], v, anchors, scale)
+
+
+def ranking_loss(anchors, candidates, targets, scale=20.0):
+    """Cross-entropy of each anchor's cosines (x `scale`) to every candidate, the candidate at `targets` the
+    right answer: anchors (E, d), candidates (B, d), targets (E,)."""
+    similarities = scale * F.normalize(anchors.float(), dim=-1) @ F.normalize(candidates.float(), dim=-1).T
+    return F.cross_entropy(similarities, targets)
 
 
 @dataclass

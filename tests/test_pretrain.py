@@ -10,7 +10,7 @@ import torch
 import corpus
 import pretrain
 import training
-from bert import pretraining_loss
+from bert import BertConfig, BertForPreTraining, pretraining_loss
 from sbert import SentenceBERT
 
 SUBJECTS = ["the cat", "a dog", "the old man", "my sister", "the teacher", "a bird"]
@@ -71,6 +71,36 @@ def test_loss_falls_and_the_checkpoint_loads(tmp_path, text_corpus, monkeypatch)
     # A second run on the same corpus tokenizes nothing: it reads the cache.
     monkeypatch.setattr(corpus, "_build_cache", lambda *a: pytest.fail("the corpus was tokenized again"))
     run(tmp_path, text_corpus, tmp_path / "again", "--max-steps", "1")
+
+
+def test_the_neighbour_term_is_added_to_the_loss_and_leaves_the_masked_lm_batches_alone(tmp_path, text_corpus):
+    run(tmp_path, text_corpus, tmp_path / "plain", "--max-steps", "3", "--log-every", "1", "--no-nsp")
+    run(tmp_path, text_corpus, tmp_path / "paired", "--max-steps", "3", "--log-every", "1", "--no-nsp",
+        "--neighbour-contrastive-weight", "0.5")
+    plain = [r for r in records(tmp_path / "plain") if "loss" in r]
+    paired = [r for r in records(tmp_path / "paired") if "loss" in r]
+    assert "neighbour_loss" not in plain[0]
+    # Step 1 starts from the same weights with the same masked-LM batch; only the loss differs, by the term.
+    assert paired[0]["mlm_loss"] == pytest.approx(plain[0]["mlm_loss"], rel=1e-6)
+    assert paired[0]["neighbour_loss"] > 0.5  # 16 candidates: about ln 16 for an untrained encoder
+    assert paired[0]["loss"] == pytest.approx(paired[0]["mlm_loss"] + 0.5 * paired[0]["neighbour_loss"], rel=1e-5)
+    # Step 1 learns nothing (its learning rate is the warm-up's 0); from step 2 on the term moves the weights.
+    assert paired[2]["mlm_loss"] != pytest.approx(plain[2]["mlm_loss"], rel=1e-6)
+
+
+def test_the_neighbour_loss_ranks_each_next_sentence_among_the_batch(tmp_path):
+    torch.manual_seed(0)
+    encoder = BertForPreTraining(BertConfig.preset("tiny", vocab_size=40)).bert.eval()
+    first = torch.tensor([[1, 7, 8, 2, 0], [1, 9, 2, 0, 0], [1, 10, 11, 12, 2]])
+    second = torch.tensor([[1, 13, 2], [1, 14, 15], [1, 16, 2]])
+    second[1, 2] = 2
+    loss = pretrain.neighbour_loss(encoder, (first, second), torch.device("cpu"))
+    embed = lambda row: encoder(row[row != 0].unsqueeze(0))[0].mean(0)  # each sentence alone, no padding
+    u = torch.stack([embed(row) for row in first])
+    v = torch.stack([embed(row) for row in second])
+    scores = pretrain.NEIGHBOUR_SCALE * torch.nn.functional.cosine_similarity(u[:, None], v[None], dim=-1)
+    expected = -torch.stack([scores[i].log_softmax(0)[i] for i in range(3)]).mean()
+    torch.testing.assert_close(loss, expected, rtol=1e-5, atol=1e-5)
 
 
 def test_an_interrupted_run_resumes_exactly(tmp_path, text_corpus, monkeypatch):
