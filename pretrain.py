@@ -27,7 +27,7 @@ from bert import IGNORE_INDEX, BertConfig, BertForPreTraining, pretraining_loss
 from corpus import CorpusConfig, load_corpus
 from data import PAD_ID
 from pretraining_data import ExampleConfig, PretrainingData
-from sbert import pool, ranking_loss
+from sbert import pad, pool, ranking_loss
 from transfer import TransferConfig, TransferSignals
 from training import Budget, MetricsLog, StopRequest, add_common_arguments, autocast, check_resume, \
     make_optimizer, pick_device, restore_training_state, seed_step, set_learning_rate, training_state, \
@@ -35,6 +35,7 @@ from training import Budget, MetricsLog, StopRequest, add_common_arguments, auto
 
 EVAL_SEED_OFFSET = 10**9  # held-out batches use seeds far from any training step's
 NEIGHBOUR_SCALE = 20.0    # cosine multiplier of the neighbour term: finetune.py's --contrastive-scale default
+NEIGHBOUR_CHUNK = 16      # sentences per encoder pass of the neighbour term
 
 
 def parse_args(argv=None):
@@ -168,10 +169,20 @@ def forward(model, batch, device, precision="auto"):
 def neighbour_loss(encoder, pairs, device, precision="auto"):
     """The optional sentence-level term (--neighbour-contrastive-weight): the mean-pooled embedding of each
     first sentence should be nearer to its own next sentence than to the other rows' (a fine-tuning-like
-    objective that reads no label, only which sentences stand together in a document)."""
-    first, second = (ids.to(device) for ids in pairs)
-    with autocast(device, precision):
-        u, v = (pool(encoder(ids).float(), ids != PAD_ID, "mean") for ids in (first, second))
+    objective that reads no label, only which sentences stand together in a document). The sentences are
+    encoded in passes of NEIGHBOUR_CHUNK, shortest first, each padded to its own longest: one long Wikipedia
+    sentence would otherwise pad all 64 short NLI ones to its length (same result, a third less time)."""
+    sentences = [ids[ids != PAD_ID].tolist() for batch in pairs for ids in batch]
+    order = sorted(range(len(sentences)), key=lambda i: len(sentences[i]))
+    embeddings = [None] * len(sentences)
+    for start in range(0, len(order), NEIGHBOUR_CHUNK):
+        chosen = order[start:start + NEIGHBOUR_CHUNK]
+        ids = pad([sentences[i] for i in chosen]).to(device)
+        with autocast(device, precision):
+            pooled = pool(encoder(ids).float(), ids != PAD_ID, "mean")
+        for i, vector in zip(chosen, pooled):
+            embeddings[i] = vector
+    u, v = torch.stack(embeddings).split(len(pairs[0]))
     return ranking_loss(u, v, torch.arange(len(u), device=device), NEIGHBOUR_SCALE)
 
 

@@ -88,7 +88,8 @@ def test_the_neighbour_term_is_added_to_the_loss_and_leaves_the_masked_lm_batche
     assert paired[2]["mlm_loss"] != pytest.approx(plain[2]["mlm_loss"], rel=1e-6)
 
 
-def test_the_neighbour_loss_ranks_each_next_sentence_among_the_batch(tmp_path):
+def test_the_neighbour_loss_ranks_each_next_sentence_among_the_batch(monkeypatch):
+    monkeypatch.setattr(pretrain, "NEIGHBOUR_CHUNK", 4)  # two encoder passes for the six sentences
     torch.manual_seed(0)
     encoder = BertForPreTraining(BertConfig.preset("tiny", vocab_size=40)).bert.eval()
     first = torch.tensor([[1, 7, 8, 2, 0], [1, 9, 2, 0, 0], [1, 10, 11, 12, 2]])
