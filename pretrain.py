@@ -23,19 +23,16 @@ from tqdm import tqdm
 
 from atomic import atomic_write_json, read_json, recover_directory, replace_directory
 import distributed
-from bert import IGNORE_INDEX, BertConfig, BertForPreTraining, pretraining_loss
+from bert import BertConfig, BertForPreTraining
 from corpus import CorpusConfig, load_corpus
-from data import PAD_ID
 from pretraining_data import ExampleConfig, PretrainingData
-from sbert import pad, pool, ranking_loss
+from pretraining_step import forward, neighbour_loss
 from transfer import TransferConfig, TransferSignals
-from training import Budget, MetricsLog, StopRequest, add_common_arguments, autocast, check_resume, \
+from training import Budget, MetricsLog, StopRequest, add_common_arguments, check_resume, \
     make_optimizer, pick_device, restore_training_state, seed_step, set_learning_rate, training_state, \
     warmup_then_linear_decay
 
 EVAL_SEED_OFFSET = 10**9  # held-out batches use seeds far from any training step's
-NEIGHBOUR_SCALE = 20.0    # cosine multiplier of the neighbour term: finetune.py's --contrastive-scale default
-NEIGHBOUR_CHUNK = 16      # sentences per encoder pass of the neighbour term
 
 
 def parse_args(argv=None):
@@ -71,6 +68,10 @@ def parse_args(argv=None):
                         "be nearer to the sentence after it in its document than to the batch's other ones "
                         "(in-batch negatives; a batch of such pairs beside every masked-LM batch; not BERT's, "
                         "off by default)")
+    parser.add_argument("--length-passes", type=int, default=1, metavar="K",
+                        help="run each batch through the model in K groups of examples of similar length, each "
+                        "padded only to its own longest: the same loss and gradients with less arithmetic on "
+                        "padding, so more steps in a time budget (default: %(default)s, the batch as one)")
     parser.add_argument("--attention", choices=["written", "fused"], default="written",
                         help="attention written out, or torch's fused kernel (same result; default: "
                         "%(default)s)")
@@ -149,42 +150,6 @@ def heldout_batch(data, seed, index, batch_size):
 
 
 # --- One step, one evaluation -------------------------------------------------------------------------------
-
-def forward(model, batch, device, precision="auto"):
-    """Loss and the counts behind the accuracies, for one batch."""
-    batch = {name: tensor.to(device) for name, tensor in batch.items()}
-    with autocast(device, precision):
-        mlm_logits, nsp_logits = model(batch["input_ids"], batch["segment_ids"], batch["masked_positions"])
-    loss, mlm_loss, nsp_loss = pretraining_loss(mlm_logits, batch["masked_labels"], nsp_logits,
-                                                batch["nsp_labels"])
-    predicted = batch["masked_labels"] != IGNORE_INDEX
-    counts = {"mlm_correct": ((mlm_logits.argmax(-1) == batch["masked_labels"]) & predicted).sum().item(),
-              "mlm_predictions": predicted.sum().item(),
-              "nsp_correct": (nsp_logits.argmax(-1) == batch["nsp_labels"]).sum().item(),
-              "pairs": (batch["nsp_labels"] != IGNORE_INDEX).sum().item(),  # 0 without next-sentence prediction
-              "tokens": (batch["input_ids"] != 0).sum().item()}
-    return loss, mlm_loss, nsp_loss, counts
-
-
-def neighbour_loss(encoder, pairs, device, precision="auto"):
-    """The optional sentence-level term (--neighbour-contrastive-weight): the mean-pooled embedding of each
-    first sentence should be nearer to its own next sentence than to the other rows' (a fine-tuning-like
-    objective that reads no label, only which sentences stand together in a document). The sentences are
-    encoded in passes of NEIGHBOUR_CHUNK, shortest first, each padded to its own longest: one long Wikipedia
-    sentence would otherwise pad all 64 short NLI ones to its length (same result, a third less time)."""
-    sentences = [ids[ids != PAD_ID].tolist() for batch in pairs for ids in batch]
-    order = sorted(range(len(sentences)), key=lambda i: len(sentences[i]))
-    embeddings = [None] * len(sentences)
-    for start in range(0, len(order), NEIGHBOUR_CHUNK):
-        chosen = order[start:start + NEIGHBOUR_CHUNK]
-        ids = pad([sentences[i] for i in chosen]).to(device)
-        with autocast(device, precision):
-            pooled = pool(encoder(ids).float(), ids != PAD_ID, "mean")
-        for i, vector in zip(chosen, pooled):
-            embeddings[i] = vector
-    u, v = torch.stack(embeddings).split(len(pairs[0]))
-    return ranking_loss(u, v, torch.arange(len(u), device=device), NEIGHBOUR_SCALE)
-
 
 @torch.inference_mode()
 def evaluate_heldout(model, data, seed, batches, batch_size, device, precision="auto"):
@@ -266,9 +231,9 @@ def train(args):
         args = resumed_args(args) if args.resume else args
         data = load_data(args, args.max_len or BertConfig.preset(args.preset).max_len)
     batch_size = distributed.per_rank_batch_size(args.batch_size, cluster)
-    if args.neighbour_contrastive_weight and cluster.distributed:
-        raise SystemExit("--neighbour-contrastive-weight runs in one process only: its encoder pass goes "
-                         "around the data-parallel wrapper")
+    if cluster.distributed and (args.neighbour_contrastive_weight or args.length_passes > 1):
+        raise SystemExit("--neighbour-contrastive-weight and --length-passes run in one process only: the "
+                         "data-parallel wrapper expects one forward pass per step")
     torch.manual_seed(args.seed)  # every rank starts from the same weights
     model = load_model(args.out, device)[0] if args.resume else \
         BertForPreTraining(model_config(args, len(data.corpus.vocab))).to(device)
@@ -301,7 +266,8 @@ def train(args):
             set_learning_rate(optimizer, lr)
             rng = seed_step(args.seed, step, cluster.rank)
             batch = data.make_batch(rng, batch_size)
-            loss, mlm_loss, nsp_loss, counts = forward(trained, batch, device, args.precision)
+            loss, mlm_loss, nsp_loss, counts = forward(trained, batch, device, args.precision,
+                                                       args.length_passes)
             extra = {}
             if args.neighbour_contrastive_weight:  # drawn after the batch: the masked-LM batches stay the same
                 pair_loss = neighbour_loss(model.bert, data.make_neighbour_pairs(rng, batch_size), device,

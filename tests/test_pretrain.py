@@ -9,8 +9,9 @@ import torch
 
 import corpus
 import pretrain
+import pretraining_step
 import training
-from bert import BertConfig, BertForPreTraining, pretraining_loss
+from bert import pretraining_loss
 from sbert import SentenceBERT
 
 SUBJECTS = ["the cat", "a dog", "the old man", "my sister", "the teacher", "a bird"]
@@ -88,20 +89,14 @@ def test_the_neighbour_term_is_added_to_the_loss_and_leaves_the_masked_lm_batche
     assert paired[2]["mlm_loss"] != pytest.approx(plain[2]["mlm_loss"], rel=1e-6)
 
 
-def test_the_neighbour_loss_ranks_each_next_sentence_among_the_batch(monkeypatch):
-    monkeypatch.setattr(pretrain, "NEIGHBOUR_CHUNK", 4)  # two encoder passes for the six sentences
-    torch.manual_seed(0)
-    encoder = BertForPreTraining(BertConfig.preset("tiny", vocab_size=40)).bert.eval()
-    first = torch.tensor([[1, 7, 8, 2, 0], [1, 9, 2, 0, 0], [1, 10, 11, 12, 2]])
-    second = torch.tensor([[1, 13, 2], [1, 14, 15], [1, 16, 2]])
-    second[1, 2] = 2
-    loss = pretrain.neighbour_loss(encoder, (first, second), torch.device("cpu"))
-    embed = lambda row: encoder(row[row != 0].unsqueeze(0))[0].mean(0)  # each sentence alone, no padding
-    u = torch.stack([embed(row) for row in first])
-    v = torch.stack([embed(row) for row in second])
-    scores = pretrain.NEIGHBOUR_SCALE * torch.nn.functional.cosine_similarity(u[:, None], v[None], dim=-1)
-    expected = -torch.stack([scores[i].log_softmax(0)[i] for i in range(3)]).mean()
-    torch.testing.assert_close(loss, expected, rtol=1e-5, atol=1e-5)
+def test_length_passes_train_as_one_pass_does(tmp_path, text_corpus):
+    same = ("--max-steps", "6", "--log-every", "2", "--dropout", "0")  # dropout would draw differently per pass
+    run(tmp_path, text_corpus, tmp_path / "one", *same)
+    run(tmp_path, text_corpus, tmp_path / "three", *same, "--length-passes", "3")
+    one, three = ([r for r in records(tmp_path / name) if "loss" in r] for name in ("one", "three"))
+    for a, b in zip(one, three):
+        assert b["loss"] == pytest.approx(a["loss"], rel=1e-4) and b["mlm_accuracy"] == a["mlm_accuracy"]
+    assert json.loads((tmp_path / "three" / "args.json").read_text())["length_passes"] == 3
 
 
 def test_an_interrupted_run_resumes_exactly(tmp_path, text_corpus, monkeypatch):
@@ -202,7 +197,7 @@ def test_bf16_precision_scores_in_bf16_and_keeps_fp32_weights(tmp_path, text_cor
         seen.add(mlm_logits.dtype)
         return pretraining_loss(mlm_logits, *rest)
 
-    monkeypatch.setattr(pretrain, "pretraining_loss", loss_recording_dtype)
+    monkeypatch.setattr(pretraining_step, "pretraining_loss", loss_recording_dtype)
     out = tmp_path / "bf16"
     run(tmp_path, text_corpus, out, "--max-steps", "20", "--precision", "bf16")
     assert seen == {torch.bfloat16}  # training steps and held-out evaluation alike
