@@ -149,7 +149,7 @@ def heldout_batch(data, seed, index, batch_size):
     return data.make_batch(np.random.default_rng([seed, EVAL_SEED_OFFSET + index]), batch_size, "heldout")
 
 
-# --- One step, one evaluation -------------------------------------------------------------------------------
+# --- Evaluation ---------------------------------------------------------------------------------------------
 
 @torch.inference_mode()
 def evaluate_heldout(model, data, seed, batches, batch_size, device, precision="auto"):

@@ -118,9 +118,9 @@ class PretrainingData:
         return collate([self.make_example(rng, split) for _ in range(batch_size)])
 
     def make_neighbour_pairs(self, rng, count, split="train"):
-        """`count` pairs (first, second) of (count, T) id tensors: row i of `second` is the sentence that
-        follows row i of `first` in its document (for an NLI document, the premise and a hypothesis or two
-        hypotheses of one premise). Groups are drawn with the examples' shares; no label is read."""
+        """`count` pairs as two lists of id lists, [CLS] sentence [SEP] cut to max_len: `second[i]` is the
+        sentence that follows `first[i]` in its document (for an NLI document, the premise and a hypothesis,
+        or two hypotheses of one premise). Groups are drawn with the examples' shares; no label is read."""
         if split not in self.splits:
             raise ValueError(f"no {split!r} split; there are: {', '.join(self.splits)}")
         starts = []
@@ -130,16 +130,12 @@ class PretrainingData:
                 raise ValueError(f"documents {documents.ids[0]} to {documents.ids[-1]} have one sentence each; "
                                  "neighbour pairs need documents of at least two sentences")
             starts.append(int(documents.pair_starts[rng.integers(len(documents.pair_starts))]))
-        return self._sentences(starts), self._sentences([start + 1 for start in starts])
+        return [self._sentence(n) for n in starts], [self._sentence(n + 1) for n in starts]
 
-    def _sentences(self, numbers):
-        """[CLS] sentence [SEP] for each sentence number, cut to max_len, padded into one tensor."""
-        offsets, tokens = self.corpus.sentence_offsets, self.corpus.token_ids
-        rows = [tokens[offsets[n]:offsets[n + 1]][:self.config.max_len - 2] for n in numbers]
-        batch = np.full((len(rows), max(map(len, rows)) + 2), PAD_ID, dtype=np.int64)
-        for row, ids in enumerate(rows):
-            batch[row, :len(ids) + 2] = np.concatenate(([CLS_ID], ids, [SEP_ID]))
-        return torch.from_numpy(batch)
+    def _sentence(self, number):
+        offsets = self.corpus.sentence_offsets
+        words = self.corpus.token_ids[offsets[number]:offsets[number + 1]][:self.config.max_len - 2]
+        return [CLS_ID, *words.tolist(), SEP_ID]
 
     def make_example(self, rng, split="train"):
         documents = self._pick_group(rng, self.splits[split])

@@ -64,12 +64,13 @@ def length_groups(batch, passes):
 
 
 def neighbour_loss(encoder, pairs, device, precision="auto"):
-    """The optional sentence-level term (--neighbour-contrastive-weight): the mean-pooled embedding of each
-    first sentence should be nearer to its own next sentence than to the other rows' (a fine-tuning-like
-    objective that reads no label, only which sentences stand together in a document). The sentences are
-    encoded in passes of NEIGHBOUR_CHUNK, shortest first, each padded to its own longest: one long Wikipedia
-    sentence would otherwise pad all 64 short NLI ones to its length (same result, a third less time)."""
-    sentences = [ids[ids != PAD_ID].tolist() for batch in pairs for ids in batch]
+    """The optional sentence-level term (--neighbour-contrastive-weight) of `pairs`, two lists of id lists
+    (PretrainingData.make_neighbour_pairs): the mean-pooled embedding of each first sentence should be nearer
+    to its own next sentence than to the other rows' (a fine-tuning-like objective that reads no label, only
+    which sentences stand together in a document). The sentences are encoded in passes of NEIGHBOUR_CHUNK,
+    shortest first, each padded to its own longest: one long Wikipedia sentence would otherwise pad all 64
+    short NLI ones to its length (same result, a third less time)."""
+    sentences = pairs[0] + pairs[1]  # id lists, [CLS] ... [SEP]
     order = sorted(range(len(sentences)), key=lambda i: len(sentences[i]))
     embeddings = [None] * len(sentences)
     for start in range(0, len(order), NEIGHBOUR_CHUNK):
