@@ -26,7 +26,7 @@ import distributed
 from bert import BertConfig, BertForPreTraining
 from corpus import CorpusConfig, load_corpus
 from pretraining_data import ExampleConfig, PretrainingData
-from pretraining_step import forward, neighbour_loss
+from pretraining_step import forward, training_loss
 from transfer import TransferConfig, TransferSignals
 from training import Budget, MetricsLog, StopRequest, add_common_arguments, check_resume, \
     make_optimizer, pick_device, restore_training_state, seed_step, set_learning_rate, training_state, \
@@ -264,24 +264,16 @@ def train(args):
                 break
             lr = args.lr * warmup_then_linear_decay(run_progress, args.warmup_fraction)
             set_learning_rate(optimizer, lr)
-            rng = seed_step(args.seed, step, cluster.rank)
-            batch = data.make_batch(rng, batch_size)
-            loss, mlm_loss, nsp_loss, counts = forward(trained, batch, device, args.precision,
-                                                       args.length_passes)
-            extra = {}
-            if args.neighbour_contrastive_weight:  # drawn after the batch: the masked-LM batches stay the same
-                pair_loss = neighbour_loss(model.bert, data.make_neighbour_pairs(rng, batch_size), device,
-                                           args.precision)
-                loss = loss + args.neighbour_contrastive_weight * pair_loss
-                extra["neighbour_loss"] = pair_loss.item()
+            loss, batch, counts, parts = training_loss(
+                trained, model.bert, data, seed_step(args.seed, step, cluster.rank), batch_size, device,
+                args.precision, args.length_passes, args.neighbour_contrastive_weight)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), args.clip_norm)
             optimizer.step()
             step += 1
             progress.update()
-            window.add(batch, counts, loss=loss.item(), mlm_loss=mlm_loss.item(), nsp_loss=nsp_loss.item(),
-                       **extra)
+            window.add(batch, counts, loss=loss.item(), **parts)
             if step % args.log_every == 0:
                 log(metrics, window.close(step, lr, budget, cluster), progress, cluster)
             if step % args.eval_every == 0 and cluster.is_main:

@@ -3,6 +3,7 @@
 - `forward`: masked-LM (and next-sentence) loss of a batch of pretraining_data examples, with the counts
   behind the accuracies. `passes` > 1 runs the batch in groups of examples of similar length
   (--length-passes): the same loss over the same predictions, less arithmetic spent on padding.
+- `training_loss`: forward's loss on a fresh batch plus the neighbour term, what pretrain.py's step minimises.
 - `neighbour_loss`: the optional sentence-level term (--neighbour-contrastive-weight), which no BERT paper
   has: each sentence's mean-pooled embedding ranked against the batch for the sentence after it in its
   document, as the fine-tuning's in-batch contrastive term ranks hypotheses, but without labels.
@@ -11,7 +12,7 @@ import torch
 
 from bert import IGNORE_INDEX, pretraining_loss
 from data import PAD_ID
-from sbert import pad, pool, ranking_loss
+from sbert import length_sorted_batches, pool, ranking_loss
 from training import autocast
 
 NEIGHBOUR_SCALE = 20.0    # cosine multiplier of the neighbour term: finetune.py's --contrastive-scale default
@@ -43,6 +44,21 @@ def forward(model, batch, device, precision="auto", passes=1):
     return loss, mlm_loss, nsp_loss, counts
 
 
+def training_loss(model, encoder, data, rng, batch_size, device, precision="auto", passes=1, neighbour_weight=0.0):
+    """What one training step minimises: forward's loss on a fresh batch from `rng`, plus, with a weight, the
+    neighbour term on pairs drawn after the batch (so the masked-LM batches do not depend on the term).
+    `model` is what runs the batch (maybe wrapped or compiled), `encoder` its BERT. Returns the loss, the
+    batch, forward's counts and the parts of the loss as numbers."""
+    batch = data.make_batch(rng, batch_size)
+    loss, mlm_loss, nsp_loss, counts = forward(model, batch, device, precision, passes)
+    parts = {"mlm_loss": mlm_loss.item(), "nsp_loss": nsp_loss.item()}
+    if neighbour_weight:
+        pair_loss = neighbour_loss(encoder, data.make_neighbour_pairs(rng, batch_size), device, precision)
+        loss = loss + neighbour_weight * pair_loss
+        parts["neighbour_loss"] = pair_loss.item()
+    return loss, batch, counts, parts
+
+
 def length_groups(batch, passes):
     """The batch's examples in `passes` groups of similar length, shortest first, each cut to its own
     longest example and most predictions (--length-passes). A batch pads every example to its longest; in
@@ -71,14 +87,10 @@ def neighbour_loss(encoder, pairs, device, precision="auto"):
     shortest first, each padded to its own longest: one long Wikipedia sentence would otherwise pad all 64
     short NLI ones to its length (same result, a third less time)."""
     sentences = pairs[0] + pairs[1]  # id lists, [CLS] ... [SEP]
-    order = sorted(range(len(sentences)), key=lambda i: len(sentences[i]))
-    embeddings = [None] * len(sentences)
-    for start in range(0, len(order), NEIGHBOUR_CHUNK):
-        chosen = order[start:start + NEIGHBOUR_CHUNK]
-        ids = pad([sentences[i] for i in chosen]).to(device)
+    embeddings = torch.empty(len(sentences), encoder.config.d_model, device=device)
+    for chosen, ids in length_sorted_batches(sentences, NEIGHBOUR_CHUNK):
+        ids = ids.to(device)
         with autocast(device, precision):
-            pooled = pool(encoder(ids).float(), ids != PAD_ID, "mean")
-        for i, vector in zip(chosen, pooled):
-            embeddings[i] = vector
-    u, v = torch.stack(embeddings).split(len(pairs[0]))
+            embeddings[chosen] = pool(encoder(ids).float(), ids != PAD_ID, "mean")  # kept in the graph
+    u, v = embeddings.split(len(pairs[0]))
     return ranking_loss(u, v, torch.arange(len(u), device=device), NEIGHBOUR_SCALE)

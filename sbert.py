@@ -178,12 +178,9 @@ class SentenceBERT(nn.Module):
             # a server's batch of mixed lengths, where padding would cost more than packing (a lone sentence
             # or sentences of one length have no padding to save, and packing's mask would cost them)
             return self.embed_packed(ids).float().cpu()
-        order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
         embeddings = torch.empty(len(ids), self.config.bert.d_model)
-        for start in range(0, len(order), batch_size):
-            chosen = order[start:start + batch_size]
-            batch = pad([ids[i] for i in chosen]).to(self.device)
-            embeddings[chosen] = self.embed(batch).float().cpu()
+        for chosen, batch in length_sorted_batches(ids, batch_size):
+            embeddings[chosen] = self.embed(batch.to(self.device)).float().cpu()
         return embeddings
 
     def similarity(self, first, second):
@@ -275,6 +272,15 @@ def pretrained_encoder(directory):
         saved = torch.load(directory / "model.pt", weights_only=True, map_location="cpu")
         return {k.removeprefix("bert."): v for k, v in saved.items() if k.startswith("bert.")}
     return BertConfig.from_dict(values["model"]), load_tokenizer(directory, values), read_encoder
+
+
+def length_sorted_batches(ids, batch_size):
+    """The id lists in batches of up to `batch_size`, shortest first, each padded to its own longest, so little
+    padding is computed: yields (the batch's positions in `ids`, its (B, T) tensor)."""
+    order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
+    for start in range(0, len(order), batch_size):
+        chosen = order[start:start + batch_size]
+        yield chosen, pad([ids[i] for i in chosen])
 
 
 def pad(sequences):

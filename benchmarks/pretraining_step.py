@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the project's mo
 import pretrain  # noqa: E402
 from bert import BertForPreTraining  # noqa: E402
 from data import PAD_ID  # noqa: E402
-from pretraining_step import forward, length_groups, neighbour_loss  # noqa: E402
+from pretraining_step import length_groups, training_loss  # noqa: E402
 from training import make_optimizer, seed_step  # noqa: E402
 
 CONTENDERS = [(1, 0.0), (2, 0.0), (3, 0.0), (4, 0.0), (1, 1.0), (2, 1.0)]  # (length passes, neighbour weight)
@@ -56,11 +56,8 @@ def real_share(data, passes, batches=200, batch_size=32):
 
 
 def train_step(model, optimizer, data, step, passes, weight, batch_size, clip_norm):
-    rng = seed_step(0, step)
-    loss = forward(model, data.make_batch(rng, batch_size), torch.device("cpu"), passes=passes)[0]
-    if weight:
-        loss = loss + weight * neighbour_loss(model.bert, data.make_neighbour_pairs(rng, batch_size),
-                                              torch.device("cpu"))
+    loss = training_loss(model, model.bert, data, seed_step(0, step), batch_size, torch.device("cpu"),
+                         passes=passes, neighbour_weight=weight)[0]
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     torch.nn.utils.clip_grad_norm_(model.parameters(), clip_norm)
