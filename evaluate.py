@@ -39,7 +39,7 @@ from data import LABELS, Vocab
 from huggingface import is_huggingface_bert
 from metrics import UndefinedCorrelation, classification_report, confusion_matrix, \
     format_classification_report, pearson, spearman
-from nli import evaluation_batches, load_encoded_pairs
+from encoded_pairs import evaluation_batches, load_encoded_pairs
 from pretrain import evaluate_heldout, load_model
 from sbert import SentenceBERT
 from training import MetricsLog, autocast, pick_device

@@ -22,8 +22,9 @@ import torch
 import torch.nn.functional as F
 
 from data import LABELS, PAD_ID
+from encoded_pairs import load_encoded_pairs
 from metrics import spearman
-from nli import load_encoded_pairs, split_pairs
+from nli import split_pairs
 from sbert import pool
 from training import autocast
 
@@ -67,7 +68,7 @@ class TransferSignals:
 
 @torch.no_grad()  # not inference_mode: the probe's fit needs the embeddings as ordinary tensors
 def embed_all(encoder, ragged_ids, batch_size, device, precision):
-    """Mean-pooled embeddings (N, d) of every sequence of a nli.RaggedIds, shortest first to pad little."""
+    """Mean-pooled embeddings (N, d) of every sequence of an encoded_pairs.RaggedIds, shortest first to pad little."""
     order = np.argsort(ragged_ids.lengths(), kind="stable")
     embeddings = torch.empty(len(ragged_ids), encoder.config.d_model)
     for start in range(0, len(order), batch_size):

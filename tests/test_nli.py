@@ -1,4 +1,4 @@
-"""nli.py: dataset readers, the token-id cache and the batchers, on fixture files written into tmp_path."""
+"""nli.py: dataset readers and the validation split by premise, on fixture files written into tmp_path."""
 import dataclasses
 import hashlib
 import http.server
@@ -9,11 +9,11 @@ from functools import partial
 
 import numpy as np
 import pytest
-import torch
 
 import download
+import encoded_pairs
 import nli
-from data import CLS_ID, PAD_ID, SEP_ID, Vocab, tokenize
+from data import Vocab, tokenize
 from real_data import real_data
 
 WORDS = "a man is playing guitar woman sleeps dog runs two people the park".split()
@@ -223,7 +223,7 @@ def test_a_missing_snli_split_is_downloaded_from_the_mirror(tmp_path, local_serv
     assert load("snli:test", data_dir)[0].labels.tolist() == [2]
 
 
-# --- Token ids and their cache ------------------------------------------------------------------------------
+# --- A validation split by premise, of the text and of the token ids ------------------------------------------
 
 def write_local_nli(path, count=40):
     """`count` pairs with sentences of many different lengths and all three labels."""
@@ -233,46 +233,7 @@ def write_local_nli(path, count=40):
 
 
 def encode(spec, data_dir, cache_dir, max_len=16, vocab=VOCAB):
-    return nli.load_encoded_pairs(spec, vocab, max_len, data_dir, cache_dir=cache_dir, log=lambda line: None)
-
-
-def test_encoded_pairs_are_cls_words_sep_cut_to_max_len(tmp_path):
-    write_sick(tmp_path)
-    path = write_local_nli(tmp_path / "mine.jsonl")
-    pairs = encode(f"sick:train,{path}", tmp_path, tmp_path / "cache", max_len=8)
-    text, _ = load(f"sick:train,{path}", tmp_path)
-    assert len(pairs) == len(text) == 42 and pairs.labels.tolist() == text.labels.tolist()
-    for i in (0, 1, 2, 41):
-        for side, sentences in ((pairs.first, text.first), (pairs.second, text.second)):
-            ids = side.flat[side.offsets[i]:side.offsets[i + 1]].tolist()
-            assert ids == [CLS_ID] + VOCAB.encode(tokenize(sentences[i]))[:6] + [SEP_ID]
-
-
-def test_the_cache_is_reused_and_lives_in_cache_dir(tmp_path, monkeypatch):
-    data_dir, cache_dir = tmp_path / "data", tmp_path / "cache"
-    write_local_nli(data_dir / "mine.jsonl")
-    spec = str(data_dir / "mine.jsonl")
-    first = encode(spec, data_dir, cache_dir)
-    assert [p.name for p in data_dir.iterdir()] == ["mine.jsonl"]
-    assert len(list((cache_dir / "pairs").glob("*.npz"))) == 1
-
-    def no_tokenizing(*args):
-        raise AssertionError("tokenized again although the cache was valid")
-    monkeypatch.setattr(nli, "encode_sentence", no_tokenizing)
-    second = encode(spec, data_dir, cache_dir)
-    for a, b in ((first.first, second.first), (first.second, second.second)):
-        assert np.array_equal(a.flat, b.flat) and np.array_equal(a.offsets, b.offsets)
-    assert np.array_equal(first.labels, second.labels)
-    for changed in ({"max_len": 9}, {"vocab": Vocab(VOCAB.tokens + ["extra"])}):
-        with pytest.raises(AssertionError, match="tokenized again"):
-            encode(spec, data_dir, cache_dir, **changed)
-
-
-def test_the_cache_notices_a_changed_file(tmp_path):
-    path = write_local_nli(tmp_path / "mine.jsonl", count=5)
-    assert len(encode(str(path), tmp_path, tmp_path / "cache")) == 5
-    write_local_nli(path, count=7)
-    assert len(encode(str(path), tmp_path, tmp_path / "cache")) == 7
+    return encoded_pairs.load_encoded_pairs(spec, vocab, max_len, data_dir, cache_dir=cache_dir, log=lambda line: None)
 
 
 def test_split_pairs_is_deterministic_and_disjoint(tmp_path):
@@ -305,69 +266,6 @@ def test_split_pairs_keeps_all_pairs_of_a_premise_on_one_side(tmp_path):
         premises = lambda part: {tuple(part.first.take([i]).flat) if hasattr(part.first, "take")
                                  else part.first[i] for i in range(len(part))}
         assert not premises(train) & premises(val)
-
-
-# --- Batches --------------------------------------------------------------------------------------------------
-
-def unpadded(ids):
-    return [row[row != PAD_ID].tolist() for row in ids]
-
-
-def test_each_side_is_padded_to_its_longest_sentence_in_the_batch(tmp_path):
-    pairs = encode(str(write_local_nli(tmp_path / "mine.jsonl")), tmp_path, tmp_path / "cache", max_len=64)
-    for batch in nli.training_batches(pairs, 4, seed=0, epoch=0):
-        for key, side in (("first_ids", pairs.first), ("second_ids", pairs.second)):
-            lengths = side.lengths()[batch["indices"].numpy()]
-            assert batch[key].dtype == torch.long and batch[key].shape == (len(lengths), lengths.max())
-            assert unpadded(batch[key]) == [side.take([i]).flat.tolist() for i in batch["indices"]]
-        assert batch["labels"].dtype == torch.long
-        assert batch["labels"].tolist() == pairs.labels[batch["indices"].numpy()].tolist()
-
-
-def test_an_epoch_holds_every_row_once_in_batches_of_similar_length(tmp_path):
-    pairs = encode(str(write_local_nli(tmp_path / "mine.jsonl", count=403)), tmp_path, tmp_path / "cache",
-                   max_len=64)
-    batches = nli.epoch_batch_indices(pairs, 8, seed=1, epoch=0)
-    assert len(batches) == nli.batches_per_epoch(pairs, 8) == 51
-    assert sorted(np.concatenate(batches).tolist()) == list(range(403))
-    padded_ids = sum(b.numel() for batch in nli.training_batches(pairs, 8, seed=1, epoch=0)
-                     for b in (batch["first_ids"], batch["second_ids"]))
-    real_ids = len(pairs.first.flat) + len(pairs.second.flat)
-    shuffled = np.random.default_rng(0).permutation(403)
-    unsorted_ids = sum(len(b) * side.lengths()[b].max() for side in (pairs.first, pairs.second)
-                       for b in np.array_split(shuffled, 51))
-    assert padded_ids - real_ids < (unsorted_ids - real_ids) / 3
-
-
-def test_batch_order_is_a_function_of_seed_and_epoch(tmp_path):
-    pairs = encode(str(write_local_nli(tmp_path / "mine.jsonl")), tmp_path, tmp_path / "cache")
-    order = lambda seed, epoch: [b.tolist() for b in nli.epoch_batch_indices(pairs, 4, seed, epoch)]
-    assert order(0, 0) == order(0, 0)
-    assert order(0, 0) != order(0, 1) and order(0, 0) != order(1, 0)
-    resumed = [batch["indices"].tolist() for batch in nli.training_batches(pairs, 4, seed=0, epoch=1, skip=3)]
-    assert resumed == order(0, 1)[3:]
-
-
-def test_evaluation_batches_give_back_every_row_in_file_order(tmp_path):
-    pairs = encode(str(write_local_nli(tmp_path / "mine.jsonl", count=25)), tmp_path, tmp_path / "cache")
-    first_rows, labels = [None] * 25, np.full(25, -1)
-    batches = list(nli.evaluation_batches(pairs, 4))
-    assert sorted(torch.cat([b["indices"] for b in batches]).tolist()) == list(range(25))
-    for batch in batches:
-        labels[batch["indices"].numpy()] = batch["labels"].numpy()
-        for row, ids in zip(batch["indices"].tolist(), unpadded(batch["first_ids"])):
-            first_rows[row] = ids
-    assert labels.tolist() == pairs.labels.tolist()
-    assert first_rows == [pairs.first.take([i]).flat.tolist() for i in range(25)]
-
-
-def test_sts_batches_carry_float_scores(tmp_path):
-    write_sick(tmp_path)
-    pairs = nli.load_encoded_pairs("sick:train,sick:test", VOCAB, 16, tmp_path, task="sts",
-                                   cache_dir=tmp_path / "cache", log=lambda line: None)
-    batch = next(nli.evaluation_batches(pairs, 8))
-    assert "labels" not in batch and batch["scores"].dtype == torch.float32
-    assert sorted(batch["scores"].tolist()) == pytest.approx([1.2, 3.9, 4.5])
 
 
 # --- The real files -------------------------------------------------------------------------------------------

@@ -90,7 +90,7 @@ def test_checkpoint_config_chooses_the_tokenizer(tmp_path):
 
 def test_tokenized_pairs_are_cached_per_tokenizer_setting(tmp_path):
     """The same vocabulary read cased and uncased gives other ids for "Hello": the cache must not mix them."""
-    from nli import load_encoded_pairs
+    from encoded_pairs import load_encoded_pairs
     (tmp_path / "pairs.jsonl").write_text(json.dumps({"premise": "Hello, the Man.", "hypothesis": "A man.",
                                                       "label": "entailment"}) + "\n")
     cased = fixture_tokenizer("cased")
