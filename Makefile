@@ -47,14 +47,21 @@ $(DATA_DIR)/nltk_data/tokenizers/punkt_tab:
 		$(PY) -m nltk.downloader -d $(DATA_DIR)/nltk_data punkt_tab
 
 # Pre-training reads the Wikipedia text and the sentences of the NLI training pairs (half the examples each,
-# never a sentence of the test sets), without next-sentence prediction, in sequences of 64 tokens: the recipe's
-# levers (RESULTS.md), on a smaller corpus. The recipe takes nine in ten examples from the NLI sentences; at the
-# demo's 7 minutes validation preferred half (RESULTS.md §6).
+# never a sentence of the test sets), without next-sentence prediction, in sequences of 64 tokens, with the
+# sentence-level term: the recipe's levers (RESULTS.md), on a smaller corpus. The recipe takes nine in ten
+# examples from the NLI sentences; at the demo's 7 minutes validation preferred half (RESULTS.md §6).
 PRETRAIN_LEVERS = $(subst $(COMMA), ,$(NLI_TRAIN)) --nli-share 0.5 --exclude-sentences-of snli:test$(COMMA)stsb:dev \
-	--no-nsp --max-len 64 --pre-layer-norm --dropout 0 --warmup-fraction 0.05 --batch-size 32 $(DEMO_SENTENCE_LEVERS)
-# The recipe's sentence-level term (RECIPE_SENTENCE_LEVERS below) is not in the demo: off until measured at its scale.
-DEMO_SENTENCE_LEVERS ?=
-DEMO_CONTRASTIVE_WEIGHT ?= 0.3
+	--no-nsp --max-len 64 --pre-layer-norm --dropout 0 --warmup-fraction 0.05 --batch-size 32 $(SENTENCE_LEVERS)
+# Beside the masked words, a sentence-level term: each sentence ranked in the batch for the next sentence of its
+# document (no label read); and length-sorted passes that make a step cheaper (RESULTS.md §2, §4). Validation
+# chose it for the recipe and for the demo. SENTENCE_LEVERS= gives masked words alone (recipe 3), which then
+# wants CONTRASTIVE_WEIGHT=0.3 (RESULTS.md §5).
+SENTENCE_LEVERS ?= --length-passes 2 --neighbour-contrastive-weight 1
+# The fine-tuning adds the in-batch contrastive term to SoftmaxLoss, its weight chosen on validation for each
+# start (RESULTS.md §5, §6): 0.1 for the pre-trained copies of the recipe and of the demo, and for random
+# weights. CONTRASTIVE_WEIGHT=0 RANDOM_INIT_CONTRASTIVE_WEIGHT=0 is SBERT's objective alone.
+CONTRASTIVE_WEIGHT ?= 0.1
+RANDOM_INIT_CONTRASTIVE_WEIGHT ?= 0.1
 
 # Each stage resumes an interrupted run and is skipped once it has finished.
 $(RUN_DIR)/bert/.done: | venv $(DATA_DIR)/nltk_data/tokenizers/punkt_tab
@@ -66,7 +73,7 @@ $(RUN_DIR)/bert/.done: | venv $(DATA_DIR)/nltk_data/tokenizers/punkt_tab
 # Fine-tuning adds the recipe's in-batch contrastive term to SoftmaxLoss, which makes the cosine a similarity.
 $(RUN_DIR)/sbert/.done: $(RUN_DIR)/bert/.done
 	$(PY) finetune.py --bert $(RUN_DIR)/bert --train $(NLI_TRAIN) --val-fraction 0.05 --data-dir $(DATA_DIR) \
-		--lr 3e-4 --batch-size 32 --epochs 3 --contrastive-weight $(DEMO_CONTRASTIVE_WEIGHT) --max-minutes $(FINETUNE_MINUTES) --out $(RUN_DIR)/sbert \
+		--lr 3e-4 --batch-size 32 --epochs 3 --contrastive-weight $(CONTRASTIVE_WEIGHT) --max-minutes $(FINETUNE_MINUTES) --out $(RUN_DIR)/sbert \
 		$(if $(wildcard $(RUN_DIR)/sbert/last/trainer.pt),--resume)
 	$(PY) evaluate.py --model $(RUN_DIR)/sbert --test snli:test --sts stsb:dev --data-dir $(DATA_DIR)
 	touch $@
@@ -91,16 +98,7 @@ RECIPE_NLI = snli:dev mnli:dev_matched sick:train
 RECIPE_PRETRAIN = --corpus $(RECIPE_TEXT) $(RECIPE_NLI) --nli-share 0.9 \
 	--exclude-sentences-of snli:test$(COMMA)stsb:dev --no-nsp --max-len 64 --max-samples 0 --data-dir $(DATA_DIR) \
 	--preset small --pre-layer-norm --dropout 0 --lr 5e-4 --warmup-fraction 0.05 --batch-size 32 --eval-every 500 \
-	--eval-batches 20 --log-every 50 --seed 0 $(RECIPE_SENTENCE_LEVERS)
-# Beside the masked words, a sentence-level term: each sentence ranked in the batch for the next sentence of its
-# document (no label read), and length-sorted passes that make a step cheaper (RESULTS.md §4).
-# RECIPE_SENTENCE_LEVERS= gives the previous recipe (masked-LM alone).
-RECIPE_SENTENCE_LEVERS ?= --length-passes 2 --neighbour-contrastive-weight 1
-# The fine-tuning adds the in-batch contrastive term to SoftmaxLoss, its weight chosen on validation for each
-# start (RESULTS.md §5): 0.1 for both the pre-trained copies and random weights (0.3 for the masked-LM-only
-# recipe's copies). CONTRASTIVE_WEIGHT=0 RANDOM_INIT_CONTRASTIVE_WEIGHT=0 is SBERT's objective alone.
-CONTRASTIVE_WEIGHT ?= 0.1
-RANDOM_INIT_CONTRASTIVE_WEIGHT ?= 0.1
+	--eval-batches 20 --log-every 50 --seed 0 $(SENTENCE_LEVERS)
 RECIPE_FINETUNE = --train snli:dev$(COMMA)mnli:dev_matched --val-fraction 0.05 --data-dir $(DATA_DIR) \
 	--batch-size 32 --features "u,v,|u-v|" --epochs 100 --max-steps 1500 --eval-every 250
 PRETRAINED_LR ?= 3e-4
