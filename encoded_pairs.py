@@ -76,6 +76,11 @@ class EncodedPairs:
     def __len__(self):
         return len(self.first)
 
+    def premise_keys(self):
+        """One hashable key per row, equal for rows with the same premise: its token ids as bytes."""
+        offsets, flat = self.first.offsets, self.first.flat
+        return [flat[offsets[i]:offsets[i + 1]].tobytes() for i in range(len(self))]
+
     def subset(self, indices):
         return EncodedPairs(self.name, self.first.take(indices), self.second.take(indices),
                             take_rows(self.labels, indices), take_rows(self.scores, indices))

@@ -56,6 +56,10 @@ class SentencePairs:
     def __len__(self):
         return len(self.first)
 
+    def premise_keys(self):
+        """One hashable key per row, equal for rows with the same premise."""
+        return self.first
+
     def subset(self, indices):
         return SentencePairs(self.name, [self.first[i] for i in indices], [self.second[i] for i in indices],
                              take_rows(self.labels, indices), take_rows(self.scores, indices))
@@ -278,10 +282,5 @@ def split_pairs(pairs, fraction, seed):
 
 def _premise_groups(pairs):
     """A number per row, the same for rows with the same premise (text, or token ids once encoded)."""
-    if isinstance(pairs.first, list):  # SentencePairs
-        keys = pairs.first
-    else:  # encoded_pairs.EncodedPairs: each premise's token ids
-        offsets, flat = pairs.first.offsets, pairs.first.flat
-        keys = [flat[offsets[i]:offsets[i + 1]].tobytes() for i in range(len(pairs))]
     numbers = {}
-    return np.array([numbers.setdefault(key, len(numbers)) for key in keys], dtype=np.int64)
+    return np.array([numbers.setdefault(key, len(numbers)) for key in pairs.premise_keys()], dtype=np.int64)
