@@ -1,8 +1,8 @@
 """RESULTS.md's rows for fine-tuned runs, read from their committed logs, in the columns of §5: the start
 (pre-trained checkpoint or random weights, and the model's width), the fine-tuning's contrastive weight and
-options (and its steps, when not the recipe's 1,500), the seed, the two validation figures that choose (best
-validation accuracy in metrics.jsonl; the Spearman correlation on stsb:train, in stsb-train/report.json) and
-their mean, then the test figures (report.json), which chose nothing. Then, for each start and fine-tuning
+options (frozen word embeddings, a slower encoder; its steps, when not the recipe's 1,500), the seed, the two
+validation figures that choose (best validation accuracy in metrics.jsonl; the Spearman correlation on
+stsb:train, in stsb-train/report.json) and their mean, then the test figures (report.json), which chose nothing. Then, for each start and fine-tuning
 run with more than one seed, the means over its seeds of the two test figures (the transfer table's entries).
 
     python docs/runs/shape/fine_tuning_rows.py docs/runs/shape/d128/ft-* docs/runs/shape/frozen-emb/ft-*
@@ -31,6 +31,8 @@ def figures(run):
     fine_tuning = f"`--contrastive-weight {args['contrastive_weight']}`"
     if args.get("freeze_word_embeddings"):
         fine_tuning += " `--freeze-word-embeddings`"
+    if args.get("encoder_lr_scale", 1.0) != 1.0:  # the encoder slower than the head
+        fine_tuning += f" `--encoder-lr-scale {args['encoder_lr_scale']}`"
     if args["max_steps"] != 1500:  # the recipe's length; others say theirs
         fine_tuning += f", {args['max_steps']:,} steps"
     report = read(run / "report.json")
