@@ -269,11 +269,13 @@ def train(args):
                 args.precision, args.length_passes, args.neighbour_contrastive_weight)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), args.clip_norm)
+            # The norm before clipping, logged: when it is above --clip-norm every part of the loss gets a
+            # smaller step, and the parts share what is left (RESULTS.md §4, the fifth lever).
+            gradient_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), args.clip_norm)
             optimizer.step()
             step += 1
             progress.update()
-            window.add(batch, counts, loss=loss.item(), **parts)
+            window.add(batch, counts, loss=loss.item(), gradient_norm=gradient_norm.item(), **parts)
             if step % args.log_every == 0:
                 log(metrics, window.close(step, lr, budget, cluster), progress, cluster)
             if step % args.eval_every == 0 and cluster.is_main:
@@ -326,6 +328,7 @@ class Window:
                   "nsp_loss": sums["nsp_loss"] / (self.steps * ranks),
                   "mlm_accuracy": sums["mlm_correct"] / max(1, sums["mlm_predictions"]),
                   "nsp_accuracy": _ratio(sums["nsp_correct"], sums["pairs"]),
+                  "gradient_norm": sums["gradient_norm"] / (self.steps * ranks),
                   "tokens_per_second": sums["tokens"] / max(time.monotonic() - self.started, 1e-9),
                   "elapsed": budget.elapsed()}
         if "neighbour_loss" in sums:
