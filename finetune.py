@@ -58,6 +58,10 @@ def parse_args(argv=None):
                         "learnt (default: %(default)s, as SBERT)")
     parser.add_argument("--freeze-word-embeddings", action="store_true", help="keep the word embeddings as "
                         "pre-training left them (a change from SBERT, off by default)")
+    parser.add_argument("--head-first-steps", type=int, default=0, help="train the classifier alone, the encoder "
+                        "frozen, for the first N steps, then both (linear probing then fine-tuning, Kumar et al. "
+                        "2022: a trained head moves the pre-trained features less); 0 trains both from the start "
+                        "(default: %(default)s, as SBERT)")
     parser.add_argument("--contrastive-weight", type=float, default=0.0, help="add this times an in-batch "
                         "contrastive loss on the entailment pairs (sbert.in_batch_contrastive_loss; "
                         "supervised SimCSE) to SoftmaxLoss; 0 trains SBERT's objective alone (default: %(default)s)")
@@ -72,6 +76,8 @@ def parse_args(argv=None):
     parser.add_argument("--vocab-size", type=int, default=30000, help="with --bert none and no --vocab")
     add_common_arguments(parser, batch_size=16, lr=2e-5, warmup_fraction=0.1)
     args = parser.parse_args(argv)
+    if args.head_first_steps < 0:
+        parser.error(f"--head-first-steps must be 0 or more, got {args.head_first_steps}")
     if not 0 < args.train_fraction <= 1:
         parser.error(f"--train-fraction must be above 0 and at most 1, got {args.train_fraction}")
     return args
@@ -182,6 +188,9 @@ def train(args):
     model.bert.embeddings.token.weight.requires_grad_(not args.freeze_word_embeddings)
     optimizer = make_optimizer(model, args.lr, args.weight_decay, lr_scale=lambda name: args.encoder_lr_scale
                                if name.startswith("bert.") else 1.0)
+    if cluster.distributed and args.head_first_steps:
+        raise SystemExit("--head-first-steps runs in one process only: the data-parallel wrapper expects the same "
+                         "parameters to learn at every step")
     metrics = MetricsLog(f"{args.out}/metrics.jsonl")
     per_epoch = batches_per_epoch(train_pairs, args.batch_size, min_batch=cluster.world_size)
     total_steps = min(args.epochs * per_epoch, args.max_steps or math.inf)
@@ -205,6 +214,8 @@ def train(args):
                 break
             lr = args.lr * warmup_then_linear_decay(run_progress, args.warmup_fraction)
             set_learning_rate(optimizer, lr)
+            if args.head_first_steps:
+                train_encoder(model, run.step >= args.head_first_steps, args.freeze_word_embeddings)
             seed_step(args.seed, run.step, cluster.rank)  # dropout masks
             labels = batch["labels"].to(device)
             with autocast(device, args.precision):
@@ -234,6 +245,15 @@ def train(args):
     if cluster.is_main:
         finish(args, model, optimizer, run, budget, val, metrics, device, stop.requested, validated_at)
     distributed.leave(cluster)
+
+
+def train_encoder(model, learning, freeze_word_embeddings):
+    """Let the encoder learn, or hold it as it is while the classifier learns alone (--head-first-steps). A
+    frozen parameter gets no gradient, and AdamW skips it; the word embeddings stay frozen with
+    --freeze-word-embeddings."""
+    for parameter in model.bert.parameters():
+        parameter.requires_grad_(learning)
+    model.bert.embeddings.token.weight.requires_grad_(learning and not freeze_word_embeddings)
 
 
 def start_log(args, model, metrics, run, train_pairs, val):

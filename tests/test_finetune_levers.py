@@ -1,5 +1,5 @@
-"""finetune.py's options that keep what pre-training learnt (--encoder-lr-scale, --freeze-word-embeddings) and
-the optional contrastive term (sbert.in_batch_contrastive_loss)."""
+"""finetune.py's options that keep what pre-training learnt (--encoder-lr-scale, --freeze-word-embeddings,
+--head-first-steps) and the optional contrastive term (sbert.in_batch_contrastive_loss)."""
 import json
 import math
 
@@ -42,6 +42,17 @@ def test_encoder_lr_scale_and_frozen_word_embeddings_keep_the_start(tmp_path):
     assert torch.equal(start.bert.embeddings.token.weight, frozen_words.bert.embeddings.token.weight)
     up = lambda model: model.bert.layers[0].feed_forward.up.weight
     assert not torch.equal(up(start), up(frozen_words))
+
+
+def test_head_first_steps_hold_the_encoder_while_the_classifier_learns(tmp_path):
+    start, _ = trained(tmp_path, "start", "--max-steps", "1", "--lr", "0")  # the seed's initial weights
+    head_only, _ = trained(tmp_path, "head-only", "--head-first-steps", "6")
+    assert all(torch.equal(a, b) for a, b in zip(start.bert.parameters(), head_only.bert.parameters()))
+    assert not torch.equal(start.head.classifier.weight, head_only.head.classifier.weight)
+    then_both, _ = trained(tmp_path, "then-both", "--head-first-steps", "3", "--freeze-word-embeddings")
+    up = lambda model: model.bert.layers[0].feed_forward.up.weight
+    assert not torch.equal(up(start), up(then_both))  # the encoder learns from step 4 on
+    assert torch.equal(start.bert.embeddings.token.weight, then_both.bert.embeddings.token.weight)
 
 
 def test_contrastive_weight_adds_the_term_to_the_loss(tmp_path):
