@@ -1,9 +1,9 @@
 """RESULTS.md's rows for fine-tuned runs, read from their committed logs, in the columns of §5: the start
 (pre-trained checkpoint or random weights, and the model's width), the fine-tuning's contrastive weight and
-options (frozen word embeddings, a slower encoder; its steps, when not the recipe's 1,500), the seed, the two
-validation figures that choose (best validation accuracy in metrics.jsonl; the Spearman correlation on
-stsb:train, in stsb-train/report.json) and their mean, then the test figures (report.json), which chose
-nothing. Then, for each start and fine-tuning run with more than one seed, the means over its seeds of the two
+options (frozen word embeddings, a slower encoder, the classifier first; its steps, when not the recipe's
+1,500), the seed, the two validation figures that choose (best validation accuracy in metrics.jsonl; the
+Spearman correlation on stsb:train, in stsb-train/report.json) and their mean, then the test figures
+(report.json), which chose nothing. Then, for each start and fine-tuning run with more than one seed, the means over its seeds of the two
 test figures (the transfer table's entries).
 
     python docs/runs/shape/fine_tuning_rows.py docs/runs/shape/d128/ft-* docs/runs/shape/frozen-emb/ft-*
@@ -34,6 +34,8 @@ def figures(run):
         fine_tuning += " `--freeze-word-embeddings`"
     if args.get("encoder_lr_scale", 1.0) != 1.0:  # the encoder slower than the head
         fine_tuning += f" `--encoder-lr-scale {args['encoder_lr_scale']}`"
+    if args.get("head_first_steps"):  # the classifier alone first
+        fine_tuning += f" `--head-first-steps {args['head_first_steps']}`"
     if args["max_steps"] != 1500:  # the recipe's length; others say theirs
         fine_tuning += f", {args['max_steps']:,} steps"
     report = read(run / "report.json")
