@@ -1,8 +1,9 @@
-# Sourced by the finetune-chain*.sh scripts of this folder: where they run and one fine-tuning with its two
-# evaluations. ft NAME BERT_DIR STEPS [finetune.py options...] fine-tunes into runs/shape/NAME (skipped when
-# its report exists), then scores it on stsb:train (what §5's rule reads) and on snli:test and stsb:dev.
-cd /tmp/snap6
-S=/work/main/runs/shape
+# Sourced by the finetune-chain*.sh scripts of this folder and of neighbour-d128/: where they run and one
+# fine-tuning with its two evaluations. ft NAME BERT_DIR STEPS [finetune.py options...] fine-tunes into
+# $RUN_DIR/NAME (default runs/shape; skipped when its report exists), then scores it on stsb:train (what §5's
+# rule reads) and on snli:test and stsb:dev. The commands run in the snapshot $SNAPSHOT (default /tmp/snap6).
+cd ${SNAPSHOT:-/tmp/snap6}
+S=${RUN_DIR:-/work/main/runs/shape}
 D=/work/shared/data
 ft() {
     out=$S/$1; bert=$2; steps=$3; shift 3

@@ -1,15 +1,5 @@
-# Sourced by the finetune-chain*.sh scripts of this folder: where they run and one fine-tuning with its two
-# evaluations. ft NAME BERT_DIR STEPS [finetune.py options...] fine-tunes into runs/shape/d128-neighbour/NAME (skipped when
-# its report exists), then scores it on stsb:train (what §5's rule reads) and on snli:test and stsb:dev.
-cd /tmp/snap9
-S=/work/main/runs/shape/d128-neighbour
-D=/work/shared/data
-ft() {
-    out=$S/$1; bert=$2; steps=$3; shift 3
-    [ -f $out/report.json ] && return
-    .venv/bin/python finetune.py --bert $bert --train snli:dev,mnli:dev_matched --val-fraction 0.05 --data-dir $D \
-        --batch-size 32 --features "u,v,|u-v|" --epochs 100 --max-steps $steps --eval-every 250 --lr 3e-4 "$@" \
-        --out $out > $out.log 2>&1
-    .venv/bin/python evaluate.py --model $out --sts stsb:train --data-dir $D --out $out/stsb-train > $out.eval.log 2>&1
-    .venv/bin/python evaluate.py --model $out --test snli:test --sts stsb:dev --data-dir $D >> $out.eval.log 2>&1
-}
+# Sourced by the finetune-chain*.sh scripts of this folder: docs/runs/shape/finetune-run.sh's ft() for the runs
+# of runs/shape/d128-neighbour, run from the snapshot /tmp/snap9 (where these scripts sourced a copy of it).
+RUN_DIR=/work/main/runs/shape/d128-neighbour
+SNAPSHOT=/tmp/snap9
+source /work/main/docs/runs/shape/finetune-run.sh
