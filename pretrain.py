@@ -68,6 +68,10 @@ def parse_args(argv=None):
                         "be nearer to the sentence after it in its document than to the batch's other ones "
                         "(in-batch negatives; a batch of such pairs beside every masked-LM batch; not BERT's, "
                         "off by default)")
+    parser.add_argument("--neighbour-contrastive-from", type=float, default=0.0, metavar="F",
+                        help="add the sentence-level term only once the run is this far through its budget "
+                        "(0.5: its second half), so masked words have every step before it (default: "
+                        "%(default)s, from the start)")
     parser.add_argument("--length-passes", type=int, default=1, metavar="K",
                         help="run each batch through the model in K groups of examples of similar length, each "
                         "padded only to its own longest: the same loss and gradients with less arithmetic on "
@@ -99,6 +103,11 @@ def parse_args(argv=None):
     args = parser.parse_args(argv)
     if not args.corpus and not args.resume:
         parser.error("the following arguments are required: --corpus")
+    if not 0 <= args.neighbour_contrastive_from < 1:
+        parser.error(f"--neighbour-contrastive-from is a share of the run in [0, 1); got "
+                     f"{args.neighbour_contrastive_from:g}")
+    if args.neighbour_contrastive_from and not args.neighbour_contrastive_weight:
+        parser.error("--neighbour-contrastive-from needs --neighbour-contrastive-weight above 0")
     return args
 
 
@@ -221,6 +230,11 @@ def load_model(directory, device="cpu"):
     return model.to(device), config
 
 
+def neighbour_weight(args, run_progress):
+    """The sentence-level term's weight at this point of the run: 0 before --neighbour-contrastive-from."""
+    return args.neighbour_contrastive_weight if run_progress >= args.neighbour_contrastive_from else 0.0
+
+
 # --- Training -----------------------------------------------------------------------------------------------
 
 def train(args):
@@ -266,7 +280,7 @@ def train(args):
             set_learning_rate(optimizer, lr)
             loss, batch, counts, parts = training_loss(
                 trained, model.bert, data, seed_step(args.seed, step, cluster.rank), batch_size, device,
-                args.precision, args.length_passes, args.neighbour_contrastive_weight)
+                args.precision, args.length_passes, neighbour_weight(args, run_progress))
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             # The norm before clipping, logged: when it is above --clip-norm every part of the loss gets a
