@@ -67,7 +67,9 @@ def fine_tuning_args(args):
     path = Path(args.model) / "args.json"
     if not path.exists():
         raise SystemExit(f"{path} is missing: --model must be a directory finetune.py wrote")
-    run = argparse.Namespace(**read_json(path))
+    # Options added to finetune.py after the run was made take their defaults, as they did for the run.
+    defaults = vars(finetune.parse_args(["--bert", "none", "--train", "none", "--out", "none"]))
+    run = argparse.Namespace(**{**defaults, **read_json(path)})
     run.data_dir = args.data_dir or run.data_dir
     run.cache_dir = args.cache_dir
     run.bert = args.bert or run.bert
