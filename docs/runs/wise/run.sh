@@ -20,10 +20,11 @@ L=/work/main/runs/late
 date -u
 wise $S/ft-60min-c0.3-seed0 d128-60min-seed0
 wise $S/ft-random-c0.3-seed0 d128-random-seed0 0.5 0.75 0.9 1
+wise $S/ft-60min-c0.3-seed1 d128-60min-seed1 0.5 0.75 0.9 1
+date -u
+while [ ! -f $L/.chain-done ]; do sleep 30; done  # the late-term hour's fine-tunings (docs/runs/late/chain.sh)
 C=$(grep -o "rule chose [0-9.]*" /work/main/runs/late.chain.log | tail -1 | cut -d" " -f3)
 wise $L/transfer-c$C/sbert-60min-seed0 late-60min-seed0
 wise $L/transfer-c$C/sbert-60min-seed1 late-60min-seed1
-date -u
-wise $S/ft-60min-c0.3-seed1 d128-60min-seed1 0.5 0.75 0.9 1
 date -u
 touch $W/.done
