@@ -185,7 +185,7 @@ def train(args):
         model = SentenceBERT.load(f"{args.out}/last") if args.resume else build_model(args)
         train_pairs, val = load_data(args, model)
     model.to(device).train()
-    model.bert.embeddings.token.weight.requires_grad_(not args.freeze_word_embeddings)
+    train_encoder(model, True, args.freeze_word_embeddings)  # before the optimizer, which leaves frozen ones out
     optimizer = make_optimizer(model, args.lr, args.weight_decay, lr_scale=lambda name: args.encoder_lr_scale
                                if name.startswith("bert.") else 1.0)
     if cluster.distributed and args.head_first_steps:

@@ -143,9 +143,10 @@ def main(argv=None):
     out = Path(args.out or args.model)
     if args.out:
         tuned.save(out)
+    table = markdown(args, rows, chosen)
     atomic_write_json(out / "wise.json", report)
-    atomic_write_text(out / "wise.md", markdown(args, rows, chosen))
-    print(markdown(args, rows, chosen))
+    atomic_write_text(out / "wise.md", table)
+    print(table)
 
 
 if __name__ == "__main__":

@@ -6,11 +6,11 @@ import pytest
 import torch
 
 import evaluate
-import finetune
 import wise
 from sbert import SentenceBERT
 from test_evaluate import STS_ROWS, write_sts
 from test_finetune import fixed_pairs, run_finetune, write_jsonl
+from training import MetricsLog
 
 
 @pytest.fixture(scope="module")
@@ -26,10 +26,8 @@ def runs(tmp_path_factory):
 
 
 def sweep(runs, name, *extra):
-    arguments = ["--model", str(runs["root"] / name), "--sts", str(runs["sts"]), "--cache-dir",
-                 str(runs["root"] / "cache"), *extra]
-    wise.main(arguments)
-    return arguments
+    wise.main(["--model", str(runs["root"] / name), "--sts", str(runs["sts"]), "--cache-dir",
+               str(runs["root"] / "cache"), *extra])
 
 
 def test_the_start_is_the_random_weights_the_run_began_from(runs):
@@ -58,7 +56,7 @@ def test_each_alpha_is_scored_on_the_runs_validation_pairs_and_the_best_mean_is_
     rows = {row["alpha"]: row for row in report["rows"]}
     assert sorted(rows) == [0.0, 0.5, 1.0]
     # alpha 1 is the fine-tuned model itself: its validation accuracy is the best the run recorded.
-    best = max(r["val_accuracy"] for r in finetune.MetricsLog(runs["root"] / "learnt" / "metrics.jsonl").read()
+    best = max(r["val_accuracy"] for r in MetricsLog(runs["root"] / "learnt" / "metrics.jsonl").read()
                if "val_accuracy" in r)
     assert rows[1.0]["val_accuracy"] == pytest.approx(best)
     for row in rows.values():

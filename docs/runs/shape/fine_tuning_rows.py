@@ -3,8 +3,8 @@
 options (frozen word embeddings, a slower encoder, the classifier first; its steps, when not the recipe's
 1,500), the seed, the two validation figures that choose (best validation accuracy in metrics.jsonl; the
 Spearman correlation on stsb:train, in stsb-train/report.json) and their mean, then the test figures
-(report.json), which chose nothing. Then, for each start and fine-tuning run with more than one seed, the means over its seeds of the two
-test figures (the transfer table's entries).
+(report.json), which chose nothing. Then, for each start and fine-tuning run with more than one seed, the
+means over its seeds of the two test figures (the transfer table's entries).
 
     python docs/runs/shape/fine_tuning_rows.py docs/runs/shape/d128/ft-* docs/runs/shape/frozen-emb/ft-*
 """
