@@ -39,7 +39,10 @@ def figures(run):
     if args["max_steps"] != 1500:  # the recipe's length; others say theirs
         fine_tuning += f", {args['max_steps']:,} steps"
     report = read(run / "report.json")
-    return (f"{start}, d = {config['bert']['d_model']}", fine_tuning, args["seed"], best_validation_accuracy(run),
+    shape = f"d = {config['bert']['d_model']}"
+    if config["bert"]["n_layers"] != 4:  # the small preset's depth; others say theirs
+        shape += f", {config['bert']['n_layers']} layers"
+    return (f"{start}, {shape}", fine_tuning, args["seed"], best_validation_accuracy(run),
             read(run / "stsb-train" / "report.json")["sts"][0]["spearman"], 100 * report["test"]["accuracy"],
             report["sts"][0]["spearman"])
 
