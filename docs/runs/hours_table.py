@@ -7,8 +7,12 @@ random weights of the same shape fine-tuned by the same protocol (the transfer t
     python docs/runs/hours_table.py          # from the repository's root
 """
 import json
+import sys
 from pathlib import Path
 from statistics import mean
+
+sys.path.insert(0, "docs/runs/term0.3")
+from signals_by_step import evaluations  # noqa: E402  (a run's evaluation records by step)
 
 RUNS = Path("docs/runs")
 
@@ -57,10 +61,10 @@ def shape(checkpoint):
 def signals(checkpoint, at_start=False):
     """(steps, held-out masked-LM accuracy, STS signal, probe accuracy) at the end of a pre-training run, or at
     its step 0 (random weights of its shape)."""
-    lines = (RUNS / checkpoint / "metrics.jsonl").read_text().splitlines()
-    evaluations = [r for r in map(json.loads, filter(str.strip, lines)) if "heldout_mlm_accuracy" in r]
-    record = evaluations[0] if at_start else evaluations[-1]
-    return record["step"], 100 * record["heldout_mlm_accuracy"], record["sts_spearman"], 100 * record["probe_accuracy"]
+    by_step = evaluations(RUNS / checkpoint)
+    record = by_step[min(by_step) if at_start else max(by_step)]
+    return (record["step"], 100 * record["heldout_mlm_accuracy"], record["sts_spearman"],
+            100 * record["probe_accuracy"])
 
 
 def zero_shot(checkpoint):
@@ -87,9 +91,9 @@ def fine_tuned(runs):
 def row(name, where, checkpoint, runs, baseline=None, at_start=False):
     steps, masked, sts, probe = signals(checkpoint, at_start)
     score = None if at_start else zero_shot(checkpoint)
+    score = "—" if score is None else f"{score:.2f}"
     weight, accuracy, spearman = fine_tuned(runs)
     transfer = "" if baseline is None else f"{accuracy - baseline[0]:+.2f} / {spearman - baseline[1]:+.2f}"
-    score = "—" if score is None else f"{score:.2f}"
     return (f"| {name} ({where}) | {shape(checkpoint)} | {steps:,} | {masked:.2f}% | {sts:.2f} | {probe:.2f}% | "
             f"{score} | {weight} | {accuracy:.2f}% | {spearman:.2f} | {transfer} |")
 
