@@ -35,7 +35,7 @@ from urllib.parse import urlsplit
 
 import torch
 
-from batching import EncodingBatcher
+from batching import Encoders, EncodingBatcher
 from encoder_process import EncoderProcess, ModelWork
 from pages import CHART_NAME, DEFAULT_K, about_page, index_page, search_page
 from request_fields import HttpError, flag, parse_fields, parse_form_body, parse_json_body, search_request, \
@@ -71,38 +71,39 @@ DATA_POLICY = "default-src 'none'; frame-ancestors 'none'"  # JSON and SVG: noth
 
 
 class AgreeServer(ThreadingHTTPServer):
-    """One thread per connection, so a slow client holds only its own thread; one model, behind a lock.
+    """One thread per connection, so a slow client holds only its own thread; the model behind batchers.
 
     `client_timeout` (seconds per socket read or write, None for no limit) is a parameter so that tests can
     choose it rather than race it."""
 
     def __init__(self, address, model, model_dir, quiet=False, client_timeout=CLIENT_TIMEOUT_SECONDS,
-                 index=None, encoder_threads=None):
+                 index=None, encoder_threads=None, encoder_processes=1):
         self.address_family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
         super().__init__(address, Handler)
         self.model, self.model_dir, self.index = model.eval(), Path(model_dir).resolve(), index
         self.quiet, self.client_timeout = quiet, client_timeout
-        # `encode` flips the model into eval mode and back around every call, which races between threads if
-        # the model ever were in training mode; and one CPU forward pass already uses every core. So the
-        # model runs for one caller at a time, and the requests that arrive together are answered as one
-        # batch (batching.py), which costs far less than one pass each: pairs by one batcher, search queries
-        # (encoded and scored against the index in one matrix product) by another.
-        self.model_lock = threading.Lock()
-        # With `encoder_threads` that work, explanations included, runs in a process of its own with that
-        # many torch threads (encoder_process.py: in this one the model's thread waits for the request
-        # threads' Python).
+        # The requests that arrive together are answered as one batch (batching.py), which costs far less
+        # than one pass each: pairs by one batcher, search queries (encoded and scored against the index in
+        # one matrix product) by another. With `encoder_threads` that work, explanations included, runs in
+        # `encoder_processes` processes of their own with that many torch threads each (encoder_process.py:
+        # in this one the model's thread waits for the request threads' Python), one batch at a time each.
+        # In this process there is one encoder: `encode` flips the model into eval mode and back around
+        # every call, which races between threads if the model ever were in training mode.
         work = ModelWork(self.model, None if index is None else index.embeddings)
+        self.encoder_processes = []
         try:
-            self.encoder_process = encoder_threads and EncoderProcess(work, encoder_threads)
+            for _ in range(encoder_processes if encoder_threads else 0):
+                self.encoder_processes.append(EncoderProcess(work, encoder_threads))
         except RuntimeError:
-            self.socket.close()  # no server without its encoder; the port is free again
+            self.close_encoder_processes()
+            self.socket.close()  # no server without its encoders; the port is free again
             raise
-        if self.encoder_process and index is not None:
-            self.index = index.without_embeddings()  # the child has them; here rows are looked up by number
-        work, lock = (self.encoder_process, threading.Lock()) if self.encoder_process else (work, self.model_lock)
-        self.predictor = EncodingBatcher(work.predict_ids, lock)
-        self.searcher = EncodingBatcher(work.search_ids, lock)
-        self.explainer = EncodingBatcher(work.explain_pairs, lock)
+        if self.encoder_processes and index is not None:
+            self.index = index.without_embeddings()  # the children have them; here rows are looked up by number
+        self.encoders = Encoders(self.encoder_processes or [work])
+        self.predictor = EncodingBatcher(lambda encoder, pairs: encoder.predict_ids(pairs), self.encoders)
+        self.searcher = EncodingBatcher(lambda encoder, queries: encoder.search_ids(queries), self.encoders)
+        self.explainer = EncodingBatcher(lambda encoder, pairs: encoder.explain_pairs(pairs), self.encoders)
 
     def predict(self, premise, hypothesis):
         return self.predictor.encode([tuple(self.model.tokenize([premise, hypothesis]))])[0]
@@ -123,16 +124,20 @@ class AgreeServer(ThreadingHTTPServer):
         self.predictor.close()
         self.searcher.close()
         self.explainer.close()
-        if self.encoder_process:
-            self.encoder_process.close()
+        self.close_encoder_processes()
+
+    def close_encoder_processes(self):
+        for process in self.encoder_processes:
+            process.close()
 
 
 def make_server(model, model_dir, host="127.0.0.1", port=8000, quiet=False,
-                client_timeout=CLIENT_TIMEOUT_SECONDS, index=None, encoder_threads=None):
+                client_timeout=CLIENT_TIMEOUT_SECONDS, index=None, encoder_threads=None, encoder_processes=1):
     """A server bound and ready; call serve_forever() on it (port 0 picks a free port). `index`: a
     search.SentenceIndex for /search, or None. `encoder_threads`: encode in a process of its own with that
     many torch threads, as serve.py does; None (the default, for tests) encodes in this process."""
-    return AgreeServer((host, port), model, model_dir, quiet, client_timeout, index, encoder_threads)
+    return AgreeServer((host, port), model, model_dir, quiet, client_timeout, index, encoder_threads,
+                       encoder_processes)
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -334,12 +339,17 @@ def parse_args(argv=None):
                         help="torch threads of the encoder process (and of this one, for explanations) once the "
                              "index is built (default: all cores but one, left to the request threads: %(default)s "
                              "here; docs/web.md measures it)")
+    parser.add_argument("--encoders", type=int, default=encoder_processes(),
+                        help="encoder processes, each with its own copy of the model and of the index's embeddings "
+                             "and --threads torch threads, answering batches side by side (default: %(default)s here; "
+                             "docs/web.md measures it)")
     parser.add_argument("--in-process", action="store_true",
                         help="run the forward passes in the server's own process instead of a process of their own "
                              "(slower under concurrent requests: docs/web.md)")
     args = parser.parse_args(argv)
-    if args.threads < 1:
-        parser.error(f"--threads must be at least 1, not {args.threads}")
+    for option in ("threads", "encoders"):
+        if getattr(args, option) < 1:
+            parser.error(f"--{option} must be at least 1, not {getattr(args, option)}")
     return args
 
 
@@ -349,6 +359,10 @@ def serving_threads():
     other at every operation. On 2 cores one torch thread answered faster under 8 clients than two (docs/web.md)."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     return max(1, cores - 1)
+
+
+def encoder_processes():
+    return 1
 
 
 def load_index(model, args):
@@ -366,7 +380,8 @@ def main(argv=None):
     torch.set_num_threads(args.threads)
     try:
         server = make_server(model, args.model, args.host, args.port, args.quiet, index=index,
-                             encoder_threads=None if args.in_process else args.threads)
+                             encoder_threads=None if args.in_process else args.threads,
+                             encoder_processes=args.encoders)
     except OSError as error:
         raise SystemExit(f"cannot listen on {args.host}:{args.port}: {error.strerror or error}") from None
     except RuntimeError as error:  # the encoder process did not start

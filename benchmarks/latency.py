@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import torch  # noqa: E402
 
 from sbert import SentenceBERT  # noqa: E402
-from serve import make_server, serving_threads  # noqa: E402
+from serve import encoder_processes, make_server, serving_threads  # noqa: E402
 
 PAIRS = [
     ("A man is playing a guitar on stage.", "The man is performing music."),
@@ -116,20 +116,25 @@ class Accounting:
     machine's cores left idle (from /proc/stat, where there is one)."""
 
     def __init__(self, server, batcher):
-        self.sizes, self.thread_seconds, self.encoder_process = [], 0.0, server.encoder_process
+        self.sizes, self.pass_seconds, self.encoder_processes = [], [], server.encoder_processes
         encode = batcher.encode_batch
 
-        def timed_pass(items):
+        def timed_pass(encoder, items):
             started = time.thread_time()
             try:
-                return encode(items)
+                return encode(encoder, items)
             finally:
                 self.sizes.append(len(items))
-                self.thread_seconds += time.thread_time() - started
+                self.pass_seconds.append(time.thread_time() - started)
 
         batcher.encode_batch = timed_pass
         self.process_seconds, self.ticks = time.process_time(), cpu_ticks()
-        self.encoder_seconds = self.encoder_process and self.encoder_process.cpu_seconds()
+        self.encoder_seconds = self.encoders_cpu_seconds()
+
+    def encoders_cpu_seconds(self):
+        """The encoder processes' CPU time so far, all together; None where it cannot be read."""
+        seconds = [process.cpu_seconds() for process in self.encoder_processes]
+        return None if None in seconds else sum(seconds)
 
     def summary(self, requests, client_seconds):
         server = time.process_time() - self.process_seconds
@@ -137,12 +142,14 @@ class Accounting:
         ticks = cpu_ticks()
         idle = (f"; cores idle {100 * (ticks[0] - self.ticks[0]) / (ticks[1] - self.ticks[1]):.0f}% of the time"
                 if ticks and self.ticks else "")
-        if self.encoder_process:  # the batcher's thread only waits on the pipe; the model's time is the child's
-            model = (f"encoder process {per_request(self.encoder_process.cpu_seconds() - self.encoder_seconds)}"
-                     if self.encoder_seconds is not None else "encoder process not measured (no /proc)")
+        if self.encoder_processes:  # the batchers' threads only wait on pipes; the model's time is the children's
+            named = "encoder process" if len(self.encoder_processes) == 1 else "encoder processes"
+            model = (f"{named} {per_request(self.encoders_cpu_seconds() - self.encoder_seconds)}"
+                     if self.encoder_seconds is not None else f"{named} not measured (no /proc)")
             rest = server
         else:
-            model, rest = f"model thread {per_request(self.thread_seconds)}", server - self.thread_seconds
+            thread = sum(self.pass_seconds)
+            model, rest = f"model thread {per_request(thread)}", server - thread
         return (f"CPU per request: {model}, rest of the server {per_request(rest)}, "
                 f"clients {per_request(client_seconds)}{idle}")
 
@@ -157,9 +164,11 @@ def cpu_ticks():
 
 
 def add_serving_options(parser):
-    """serve.py's --threads and --in-process, with its defaults."""
+    """serve.py's --threads, --encoders and --in-process, with its defaults."""
     parser.add_argument("--threads", type=int, default=serving_threads(),
                         help="torch threads, as serve.py --threads (default: serve.py's, %(default)s here)")
+    parser.add_argument("--encoders", type=int, default=encoder_processes(),
+                        help="encoder processes, as serve.py --encoders (default: serve.py's, %(default)s here)")
     parser.add_argument("--in-process", action="store_true",
                         help="the model in the server's process, as serve.py --in-process (the default: in an "
                              "encoder process of its own, as serve.py)")
@@ -170,7 +179,9 @@ def encoder_threads(args):
 
 
 def where_the_model_runs(args):
-    return "in the server" if args.in_process else "in an encoder process"
+    if args.in_process:
+        return "in the server"
+    return "in an encoder process" if args.encoders == 1 else f"in {args.encoders} encoder processes"
 
 
 def main():
@@ -183,7 +194,7 @@ def main():
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     server = make_server(SentenceBERT.load(args.model), Path(args.model), "127.0.0.1", 0, quiet=True,
-                         encoder_threads=encoder_threads(args))
+                         encoder_threads=encoder_threads(args), encoder_processes=args.encoders)
     port, path = serving(server), "/predict?explain=1" if args.explain else "/predict"
     for number in range(len(PAIRS)):  # warm-up
         timed(port, predict_job(path, number))

@@ -73,7 +73,7 @@ def measure(model, model_dir, sentences, args, scratch):
           flush=True)
     torch.set_num_threads(args.threads)  # and answers with --threads
     server = make_server(model, model_dir, "127.0.0.1", 0, quiet=True, index=index,
-                         encoder_threads=encoder_threads(args))
+                         encoder_threads=encoder_threads(args), encoder_processes=args.encoders)
     port = serving(server)
 
     def search_job(number):

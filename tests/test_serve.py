@@ -43,14 +43,15 @@ def index_file(tmp_path_factory):
 
 
 @contextlib.contextmanager
-def running(directory, client_timeout=2, index_file=None, cache_dir=None, encoder_threads=None):
+def running(directory, client_timeout=2, index_file=None, cache_dir=None, encoder_threads=None, encoder_processes=1):
     """A real server on a free port, answering from a background thread; with a search index when given
-    a file of sentences; encoding in a process of its own with `encoder_threads`, as serve.py does."""
+    a file of sentences; encoding in `encoder_processes` processes of their own with `encoder_threads`, as
+    serve.py does."""
     model = SentenceBERT.load(directory)
     index = index_file and build_index(model, str(index_file), cache_dir=cache_dir, progress=False,
                                        log=lambda line: None)
     server = make_server(model, directory, port=0, quiet=True, client_timeout=client_timeout, index=index,
-                         encoder_threads=encoder_threads)
+                         encoder_threads=encoder_threads, encoder_processes=encoder_processes)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     try:
@@ -551,9 +552,9 @@ def test_requests_that_arrive_together_are_encoded_as_one_batch_with_the_answers
     pairs = [(f"a {'man ' * (i + 1)}is playing", f"the dog {'runs ' * (3 * i % 5)}") for i in range(8)]
     with running(checkpoint) as server:
         batches, encode = [], server.predictor.encode_batch
-        server.predictor.encode_batch = lambda pairs: batches.append(len(pairs)) or encode(pairs)
+        server.predictor.encode_batch = lambda encoder, pairs: batches.append(len(pairs)) or encode(encoder, pairs)
         with ThreadPoolExecutor(max_workers=8) as pool:
-            with server.model_lock:  # the model is busy, so every request has to wait for it
+            with server.encoders.borrowed():  # the model is busy, so every request has to wait for it
                 answers = [pool.submit(post_json, server.server_address[1], {"premise": p, "hypothesis": h})
                            for p, h in pairs]
                 with server.predictor.arrived:
@@ -566,10 +567,12 @@ def test_requests_that_arrive_together_are_encoded_as_one_batch_with_the_answers
         assert_same_answer(answer, model.predict(premise, hypothesis).to_dict())
 
 
-def test_every_forward_pass_runs_under_the_model_lock(checkpoint, index_file, tmp_path):
+def test_in_the_servers_process_every_forward_pass_runs_on_its_one_encoder_lent_to_one_batch(checkpoint, index_file,
+                                                                                          tmp_path):
     with running(checkpoint, index_file=index_file, cache_dir=tmp_path) as server:
+        assert server.encoders.count == 1
         held, run_layers = [], server.model.bert.run_layers  # every forward pass, padded or packed
-        server.model.bert.run_layers = lambda *args, **kwargs: held.append(server.model_lock.locked()) or \
+        server.model.bert.run_layers = lambda *args, **kwargs: held.append(server.encoders.free.empty()) or \
             run_layers(*args, **kwargs)
         port = server.server_address[1]
         for path in ("/predict", "/predict?explain=1"):
@@ -583,7 +586,7 @@ def test_an_encoder_process_gives_the_answers_of_the_model_here_and_ends_with_th
                                                                                       tmp_path):
     model = SentenceBERT.load(checkpoint)
     with running(checkpoint, index_file=index_file, cache_dir=tmp_path, encoder_threads=1) as server:
-        port, child = server.server_address[1], server.encoder_process.process
+        port, child = server.server_address[1], server.encoder_processes[0].process
         status, _, answer = post_json(port, PAIR)
         assert status == 200
         assert_same_answer(answer, model.predict(PAIR["premise"], PAIR["hypothesis"]).to_dict())
@@ -614,18 +617,71 @@ def test_with_an_encoder_process_no_forward_pass_runs_in_the_server(checkpoint, 
         assert search(server, q="a dog")[0] == 200
 
 
+def test_each_of_two_encoder_processes_gives_the_answers_of_the_model_and_both_end_with_the_server(
+        checkpoint, index_file, tmp_path):
+    model = SentenceBERT.load(checkpoint)
+    wanted_answer = model.predict(PAIR["premise"], PAIR["hypothesis"]).to_dict()
+    wanted_found = build_index(model, str(index_file), cache_dir=tmp_path, progress=False,
+                               log=lambda line: None).search(model.encode(["a dog"])[0], 3)
+    with running(checkpoint, index_file=index_file, cache_dir=tmp_path, encoder_threads=1,
+                 encoder_processes=2) as server:
+        children = [process.process for process in server.encoder_processes]
+        assert len(set(child.pid for child in children)) == 2 and server.encoders.count == 2
+        used = []
+        for _ in children:
+            with server.encoders.borrowed() as held:  # so the request goes to the other one
+                used.append(next(process for process in server.encoder_processes if process is not held))
+                status, _, answer = post_json(server.server_address[1], PAIR)
+                assert status == 200
+                assert_same_answer(answer, wanted_answer)
+                status, _, text = search(server, q="a dog", k=3)
+                assert status == 200
+                results = json.loads(text)["results"]
+                assert [r["sentence"] for r in results] == [s for s, _ in wanted_found]
+                assert [r["cosine"] for r in results] == pytest.approx([c for _, c in wanted_found], abs=1e-6)
+        assert set(used) == set(server.encoder_processes)
+    assert [child.exitcode for child in children] == [0, 0]
+
+
+def test_when_a_second_encoder_process_fails_to_start_the_first_is_closed_and_the_port_freed(checkpoint,
+                                                                                         monkeypatch):
+    started = []
+
+    class FirstStartsSecondFails:
+        def __init__(self, work, threads):
+            if started:
+                raise RuntimeError("the encoder process failed: MemoryError")
+            self.closed = False
+            started.append(self)
+
+        def close(self):
+            self.closed = True
+
+    monkeypatch.setattr(serve, "EncoderProcess", FirstStartsSecondFails)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    with pytest.raises(RuntimeError, match="MemoryError"):
+        make_server(SentenceBERT.load(checkpoint), checkpoint, port=port, encoder_threads=1, encoder_processes=2)
+    assert len(started) == 1 and started[0].closed
+    with socket.socket() as again:
+        again.bind(("127.0.0.1", port))
+
+
 def test_main_encodes_in_a_process_of_its_own_unless_told_otherwise(checkpoint, monkeypatch):
     asked = []
 
     def refuse(*args, **kwargs):
-        asked.append(kwargs["encoder_threads"])
+        asked.append((kwargs["encoder_threads"], kwargs["encoder_processes"]))
         raise OSError(98, "Address already in use")
 
     monkeypatch.setattr(serve, "make_server", refuse)
-    for options in ([], ["--in-process"], ["--threads", "3"]):
+    for options in ([], ["--in-process"], ["--threads", "3"], ["--encoders", "2"]):
         with pytest.raises(SystemExit, match="cannot listen"):
             main(["--model", str(checkpoint), "--port", "0", *options])
-    assert asked == [serve.serving_threads(), None, 3]
+    default_threads, default_processes = serve.serving_threads(), serve.encoder_processes()
+    assert asked == [(default_threads, default_processes), (None, default_processes), (3, default_processes),
+                     (default_threads, 2)]
 
 
 def test_main_explains_an_encoder_process_that_does_not_start_and_frees_the_port(checkpoint, monkeypatch):
@@ -660,7 +716,7 @@ def test_a_failing_batch_fails_its_requests_and_the_encoder_goes_on(checkpoint, 
     with running(checkpoint) as server:
         port = server.server_address[1]
         working = server.predictor.encode_batch
-        server.predictor.encode_batch = lambda pairs: 1 / 0
+        server.predictor.encode_batch = lambda encoder, pairs: 1 / 0
         assert post_json(port, {"premise": "a", "hypothesis": "b"})[0] == 500
         server.predictor.encode_batch = working
         assert post_json(port, {"premise": "a", "hypothesis": "b"})[0] == 200
@@ -676,10 +732,11 @@ def test_the_server_leaves_one_core_to_the_request_threads(monkeypatch, cores, t
     assert serve.parse_args(["--model", "m"]).threads == threads
 
 
-def test_main_refuses_fewer_than_one_thread(capsys):
+@pytest.mark.parametrize("option", ["--threads", "--encoders"])
+def test_main_refuses_fewer_than_one_thread_or_encoder(capsys, option):
     with pytest.raises(SystemExit):
-        serve.parse_args(["--model", "m", "--threads", "0"])
-    assert "--threads must be at least 1, not 0" in capsys.readouterr().err
+        serve.parse_args(["--model", "m", option, "0"])
+    assert f"{option} must be at least 1, not 0" in capsys.readouterr().err
 
 
 def test_main_explains_a_missing_model_directory(tmp_path):
