@@ -16,6 +16,7 @@ brings back the answers, so that no torch operation runs in the server's process
 import multiprocessing
 import os
 import pickle
+import threading
 from pathlib import Path
 
 import torch
@@ -56,11 +57,15 @@ class EncoderProcess:
     def __init__(self, work, threads):
         context = multiprocessing.get_context("spawn")  # a fresh interpreter: forking a process that runs
         self.connection, child_end = context.Pipe()     # torch's thread pools is not safe
-        state = pickle.dumps(work)  # tensors pickle as plain bytes; torch's shared-memory path is not needed
-        self.process = context.Process(target=serve_work, args=(child_end, state, threads),
-                                       name="agree-encoder", daemon=True)
+        self.process = context.Process(target=serve_work, args=(child_end, threads), name="agree-encoder",
+                                       daemon=True)
         self.process.start()
         child_end.close()
+        # The work goes through the pipe, not as the process's argument, which the child would keep beside
+        # the unpickled copy as long as it lives (twice the index's memory). Tensors pickle as plain bytes;
+        # torch's shared-memory path is not needed. A thread sends them, so that a child that never reads
+        # cannot hold the server past the timeout.
+        threading.Thread(target=send_work, args=(self.connection, pickle.dumps(work)), daemon=True).start()
         if not self.connection.poll(START_TIMEOUT_SECONDS):
             self.close()
             raise RuntimeError(f"the encoder process did not start within {START_TIMEOUT_SECONDS} s")
@@ -103,6 +108,14 @@ class EncoderProcess:
             return None
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
 
+    def resident_bytes(self):
+        """The child's resident memory now (Linux), for the benchmarks; None elsewhere."""
+        try:
+            status = Path(f"/proc/{self.process.pid}/status").read_text()
+        except OSError:
+            return None
+        return next((int(line.split()[1]) * 1024 for line in status.splitlines() if line.startswith("VmRSS:")), None)
+
     def close(self):
         """Ask the child to finish; stop it if it does not."""
         try:
@@ -116,11 +129,18 @@ class EncoderProcess:
         self.connection.close()
 
 
-def serve_work(connection, state, threads):
-    """The child: load the work, say "ready", then answer each (method, argument) until told to stop."""
+def send_work(connection, state):
+    try:
+        connection.send_bytes(state)
+    except OSError:  # the child has gone; the parent's wait for "ready" reports it
+        pass
+
+
+def serve_work(connection, threads):
+    """The child: receive the work, say "ready", then answer each (method, argument) until told to stop."""
     try:
         torch.set_num_threads(threads)
-        work = pickle.loads(state)
+        work = pickle.loads(connection.recv_bytes())
     except Exception as error:  # the parent reports it; nothing else here can
         connection.send(("error", f"{type(error).__name__}: {error}"))
         return

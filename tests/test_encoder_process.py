@@ -94,3 +94,17 @@ def test_a_process_that_died_is_a_clear_error(model):
         process.predict_ids([tuple(model.tokenize(PAIRS[0]))])
     process.close()
     assert not process.process.is_alive()
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/status"), reason="reads resident memory the Linux way")
+def test_the_child_holds_one_copy_of_the_index_not_its_pickled_bytes_beside_it(model):
+    def resident_with(embeddings):
+        process = EncoderProcess(ModelWork(model, embeddings), threads=1)
+        try:
+            return process.resident_bytes()
+        finally:
+            process.close()
+
+    rows = 64 * 2**20 // (4 * model.config.bert.d_model)  # 64 MiB of float32 embeddings
+    grown = resident_with(torch.ones(rows, model.config.bert.d_model)) - resident_with(None)
+    assert 0.9 * 64 * 2**20 < grown < 1.5 * 64 * 2**20  # one copy, not two
