@@ -7,7 +7,8 @@ For each size N: the first N distinct sentences of Wikipedia (split into sentenc
 each) go into a one-sentence-per-line file, and search.build_index encodes them from scratch (a fresh cache
 directory), timed: sentences per second. Memory: the embedding matrix's bytes (N x d float32) and the growth of
 this process's resident memory over the build (the matrix, the sentences as Python strings, the encoder's
-working memory), both also per 100,000 sentences. Then serve.py's server runs with that index (with
+working memory), both also per 100,000 sentences, and the resident memory of each encoder process (which holds
+its own copy of the model and of the matrix). Then serve.py's server runs with that index (with
 serve.py's --threads, in an encoder process as serve.py, or in the server's own with --in-process), and
 `--clients` threads of another process send `--requests` GET /search?q=...&k=K in
 all: median and 99th-percentile time per request.
@@ -75,6 +76,10 @@ def measure(model, model_dir, sentences, args, scratch):
     server = make_server(model, model_dir, "127.0.0.1", 0, quiet=True, index=index,
                          encoder_threads=encoder_threads(args), encoder_processes=args.encoders)
     port = serving(server)
+    encoders = [process.resident_bytes() for process in server.encoder_processes]
+    if encoders and None not in encoders:
+        print(f"  resident memory of the encoder process{'es' if len(encoders) > 1 else ''} (the model, torch and "
+              f"the index's embeddings): {' + '.join(f'{size / 2**20:.1f}' for size in encoders)} MiB", flush=True)
 
     def search_job(number):
         query = urllib.parse.urlencode({"q": QUERIES[number % len(QUERIES)], "k": args.k, "format": "json"})
