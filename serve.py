@@ -1,7 +1,7 @@
 """Serve a fine-tuned Sentence-BERT as a two-box web page and a small JSON API, with the standard library.
 
     python serve.py --model runs/sbert [--index FILE_OR_SPEC] [--host 127.0.0.1] [--port 8000] [--threads N]
-        [--in-process] [--quiet]
+        [--encoders N] [--in-process] [--quiet]
 
 Endpoints:
     GET  /                  the page: premise and hypothesis boxes, example pairs, the answer and why
@@ -28,7 +28,6 @@ import pickle
 import secrets
 import socket
 import sys
-import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -68,6 +67,9 @@ def load_model(directory):
 PAGE_POLICY = ("default-src 'none'; script-src 'nonce-{nonce}'; style-src 'nonce-{nonce}'; img-src 'self'; "
                "connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'")
 DATA_POLICY = "default-src 'none'; frame-ancestors 'none'"  # JSON and SVG: nothing in them may run
+# One encoder process by default: on 2 cores a second halved the batches and answered no more requests a
+# second (docs/web.md); --encoders asks for more where cores are to spare.
+ENCODER_PROCESSES = 1
 
 
 class AgreeServer(ThreadingHTTPServer):
@@ -134,8 +136,9 @@ class AgreeServer(ThreadingHTTPServer):
 def make_server(model, model_dir, host="127.0.0.1", port=8000, quiet=False,
                 client_timeout=CLIENT_TIMEOUT_SECONDS, index=None, encoder_threads=None, encoder_processes=1):
     """A server bound and ready; call serve_forever() on it (port 0 picks a free port). `index`: a
-    search.SentenceIndex for /search, or None. `encoder_threads`: encode in a process of its own with that
-    many torch threads, as serve.py does; None (the default, for tests) encodes in this process."""
+    search.SentenceIndex for /search, or None. `encoder_threads`: encode in `encoder_processes` processes of
+    their own with that many torch threads each, as serve.py does; None (the default, for tests) encodes in
+    this process."""
     return AgreeServer((host, port), model, model_dir, quiet, client_timeout, index, encoder_threads,
                        encoder_processes)
 
@@ -339,7 +342,7 @@ def parse_args(argv=None):
                         help="torch threads of the encoder process (and of this one, for explanations) once the "
                              "index is built (default: all cores but one, left to the request threads: %(default)s "
                              "here; docs/web.md measures it)")
-    parser.add_argument("--encoders", type=int, default=encoder_processes(),
+    parser.add_argument("--encoders", type=int, default=ENCODER_PROCESSES,
                         help="encoder processes, each with its own copy of the model and of the index's embeddings "
                              "and --threads torch threads, answering batches side by side (default: %(default)s here; "
                              "docs/web.md measures it)")
@@ -359,10 +362,6 @@ def serving_threads():
     other at every operation. On 2 cores one torch thread answered faster under 8 clients than two (docs/web.md)."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     return max(1, cores - 1)
-
-
-def encoder_processes():
-    return 1
 
 
 def load_index(model, args):

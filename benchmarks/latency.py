@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import torch  # noqa: E402
 
 from sbert import SentenceBERT  # noqa: E402
-from serve import encoder_processes, make_server, serving_threads  # noqa: E402
+from serve import ENCODER_PROCESSES, make_server, serving_threads  # noqa: E402
 
 PAIRS = [
     ("A man is playing a guitar on stage.", "The man is performing music."),
@@ -167,7 +167,7 @@ def add_serving_options(parser):
     """serve.py's --threads, --encoders and --in-process, with its defaults."""
     parser.add_argument("--threads", type=int, default=serving_threads(),
                         help="torch threads, as serve.py --threads (default: serve.py's, %(default)s here)")
-    parser.add_argument("--encoders", type=int, default=encoder_processes(),
+    parser.add_argument("--encoders", type=int, default=ENCODER_PROCESSES,
                         help="encoder processes, as serve.py --encoders (default: serve.py's, %(default)s here)")
     parser.add_argument("--in-process", action="store_true",
                         help="the model in the server's process, as serve.py --in-process (the default: in an "

@@ -31,12 +31,13 @@ def test_requests_waiting_for_the_encoder_make_one_batch_and_each_gets_its_own_a
 
 def test_two_encoders_answer_two_batches_side_by_side_each_lent_to_one_batch_at_a_time():
     both_running = threading.Barrier(2, timeout=GUARD_SECONDS)  # broken unless two batches run at once
-    running, lock = set(), threading.Lock()
+    first_started, running, lock = threading.Event(), set(), threading.Lock()
 
     def encode_batch(encoder, items):
         with lock:
             assert encoder not in running  # an encoder is never lent twice at once
             running.add(encoder)
+        first_started.set()
         both_running.wait()
         with lock:
             running.remove(encoder)
@@ -44,7 +45,9 @@ def test_two_encoders_answer_two_batches_side_by_side_each_lent_to_one_batch_at_
 
     batcher = EncodingBatcher(encode_batch, Encoders(["first", "second"]))
     with ThreadPoolExecutor(max_workers=2) as pool:
-        answers = [pool.submit(batcher.encode, [item]) for item in ("a", "b")]
+        answers = [pool.submit(batcher.encode, ["a"])]
+        assert first_started.wait(timeout=GUARD_SECONDS)  # so that "b" is a batch of its own
+        answers.append(pool.submit(batcher.encode, ["b"]))
         answers = [answer.result(timeout=GUARD_SECONDS) for answer in answers]
     batcher.close()
     assert sorted(encoder for [(encoder, _)] in answers) == ["first", "second"]

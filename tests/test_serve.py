@@ -679,7 +679,7 @@ def test_main_encodes_in_a_process_of_its_own_unless_told_otherwise(checkpoint, 
     for options in ([], ["--in-process"], ["--threads", "3"], ["--encoders", "2"]):
         with pytest.raises(SystemExit, match="cannot listen"):
             main(["--model", str(checkpoint), "--port", "0", *options])
-    default_threads, default_processes = serve.serving_threads(), serve.encoder_processes()
+    default_threads, default_processes = serve.serving_threads(), serve.ENCODER_PROCESSES
     assert asked == [(default_threads, default_processes), (None, default_processes), (3, default_processes),
                      (default_threads, 2)]
 
