@@ -16,6 +16,7 @@ brings back the answers, so that no torch operation runs in the server's process
 import multiprocessing
 import os
 import pickle
+import signal
 import threading
 from pathlib import Path
 
@@ -138,6 +139,9 @@ def send_work(connection, state):
 
 def serve_work(connection, threads):
     """The child: receive the work, say "ready", then answer each (method, argument) until told to stop."""
+    # Ctrl+C in a terminal interrupts the whole process group, this child too; the server stops it itself
+    # (close(), or the pipe's end when the server has gone), so here it would only print a traceback.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         torch.set_num_threads(threads)
         work = pickle.loads(connection.recv_bytes())

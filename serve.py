@@ -81,6 +81,7 @@ class AgreeServer(ThreadingHTTPServer):
     def __init__(self, address, model, model_dir, quiet=False, client_timeout=CLIENT_TIMEOUT_SECONDS,
                  index=None, encoder_threads=None, encoder_processes=1):
         self.address_family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
+        self.batchers, self.encoder_processes = [], []  # server_close closes these, even when binding fails
         super().__init__(address, Handler)
         self.model, self.model_dir, self.index = model.eval(), Path(model_dir).resolve(), index
         self.quiet, self.client_timeout = quiet, client_timeout
@@ -92,7 +93,6 @@ class AgreeServer(ThreadingHTTPServer):
         # In this process there is one encoder: `encode` flips the model into eval mode and back around
         # every call, which races between threads if the model ever were in training mode.
         work = ModelWork(self.model, None if index is None else index.embeddings)
-        self.encoder_processes = []
         try:
             for _ in range(encoder_processes if encoder_threads else 0):
                 self.encoder_processes.append(EncoderProcess(work, encoder_threads))
@@ -106,6 +106,7 @@ class AgreeServer(ThreadingHTTPServer):
         self.predictor = EncodingBatcher(lambda encoder, pairs: encoder.predict_ids(pairs), self.encoders)
         self.searcher = EncodingBatcher(lambda encoder, queries: encoder.search_ids(queries), self.encoders)
         self.explainer = EncodingBatcher(lambda encoder, pairs: encoder.explain_pairs(pairs), self.encoders)
+        self.batchers = [self.predictor, self.searcher, self.explainer]
 
     def predict(self, premise, hypothesis):
         return self.predictor.encode([tuple(self.model.tokenize([premise, hypothesis]))])[0]
@@ -123,9 +124,8 @@ class AgreeServer(ThreadingHTTPServer):
 
     def server_close(self):
         super().server_close()
-        self.predictor.close()
-        self.searcher.close()
-        self.explainer.close()
+        for batcher in self.batchers:
+            batcher.close()
         self.close_encoder_processes()
 
     def close_encoder_processes(self):

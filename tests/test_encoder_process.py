@@ -96,6 +96,15 @@ def test_a_process_that_died_is_a_clear_error(model):
     assert not process.process.is_alive()
 
 
+def test_an_interrupt_for_the_whole_terminal_leaves_the_child_to_the_server(model):
+    process = EncoderProcess(ModelWork(model), threads=1)
+    os.kill(process.process.pid, signal.SIGINT)  # what Ctrl+C sends every process of the foreground group
+    answers = process.predict_ids([tuple(model.tokenize(PAIRS[0]))])
+    assert answers[0].label == model.predict(*PAIRS[0]).label
+    process.close()
+    assert process.process.exitcode == 0
+
+
 @pytest.mark.skipif(not os.path.exists("/proc/self/status"), reason="reads resident memory the Linux way")
 def test_the_child_holds_one_copy_of_the_index_not_its_pickled_bytes_beside_it(model):
     def resident_with(embeddings):

@@ -684,6 +684,15 @@ def test_main_encodes_in_a_process_of_its_own_unless_told_otherwise(checkpoint, 
                      (default_threads, 2)]
 
 
+def test_main_explains_a_port_that_is_already_in_use(checkpoint):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(SystemExit, match=f"cannot listen on 127.0.0.1:{port}: Address already in use"):
+            main(["--model", str(checkpoint), "--port", str(port)])
+
+
 def test_main_explains_an_encoder_process_that_does_not_start_and_frees_the_port(checkpoint, monkeypatch):
     def fail_to_start(work, threads):
         raise RuntimeError("the encoder process failed: ImportError: no torch here")
