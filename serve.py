@@ -372,9 +372,24 @@ def load_index(model, args):
         raise SystemExit(f"cannot build the search index: {error}") from None
 
 
+def probe_address(host, port):
+    """Bind the address as the server will (reusing one in TIME_WAIT) and let it go; OSError if it cannot be."""
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        probe.bind((host, port))
+
+
+def cannot_listen(args, error):
+    return f"cannot listen on {args.host}:{args.port}: {error.strerror or error}"
+
+
 def main(argv=None):
     args = parse_args(argv)
     model = load_model(args.model)
+    try:
+        probe_address(args.host, args.port)  # a taken port is said now, not after the index is built
+    except OSError as error:
+        raise SystemExit(cannot_listen(args, error)) from None
     index = load_index(model, args) if args.index else None  # with every core: it happens once, before anyone waits
     torch.set_num_threads(args.threads)
     try:
@@ -382,7 +397,7 @@ def main(argv=None):
                              encoder_threads=None if args.in_process else args.threads,
                              encoder_processes=args.encoders)
     except OSError as error:
-        raise SystemExit(f"cannot listen on {args.host}:{args.port}: {error.strerror or error}") from None
+        raise SystemExit(cannot_listen(args, error)) from None
     except RuntimeError as error:  # the encoder process did not start
         raise SystemExit(f"cannot start the server: {error}") from None
     host, port = server.server_address[:2]

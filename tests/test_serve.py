@@ -684,7 +684,20 @@ def test_main_encodes_in_a_process_of_its_own_unless_told_otherwise(checkpoint, 
                      (default_threads, 2)]
 
 
-def test_main_explains_a_port_that_is_already_in_use(checkpoint):
+def test_main_explains_a_port_that_is_already_in_use_before_building_the_index(checkpoint, index_file,
+                                                                                 monkeypatch):
+    monkeypatch.setattr(serve, "build_index", lambda *args, **kwargs: pytest.fail("the index was built first"))
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        for options in ([], ["--index", str(index_file)]):
+            with pytest.raises(SystemExit, match=f"cannot listen on 127.0.0.1:{port}: Address already in use"):
+                main(["--model", str(checkpoint), "--port", str(port), *options])
+
+
+def test_a_port_taken_after_the_probe_is_still_explained(checkpoint, monkeypatch):
+    monkeypatch.setattr(serve, "probe_address", lambda host, port: None)  # as if taken between probe and bind
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
