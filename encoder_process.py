@@ -111,11 +111,7 @@ class EncoderProcess:
 
     def resident_bytes(self):
         """The child's resident memory now (Linux), for the benchmarks; None elsewhere."""
-        try:
-            status = Path(f"/proc/{self.process.pid}/status").read_text()
-        except OSError:
-            return None
-        return next((int(line.split()[1]) * 1024 for line in status.splitlines() if line.startswith("VmRSS:")), None)
+        return resident_bytes(self.process.pid)
 
     def close(self):
         """Ask the child to finish; stop it if it does not."""
@@ -128,6 +124,15 @@ class EncoderProcess:
             self.process.terminate()
             self.process.join()
         self.connection.close()
+
+
+def resident_bytes(pid="self"):
+    """A process's resident memory now (Linux); None elsewhere."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return None
+    return next((int(line.split()[1]) * 1024 for line in status.splitlines() if line.startswith("VmRSS:")), None)
 
 
 def send_work(connection, state):

@@ -80,7 +80,7 @@ class AgreeServer(ThreadingHTTPServer):
 
     def __init__(self, address, model, model_dir, quiet=False, client_timeout=CLIENT_TIMEOUT_SECONDS,
                  index=None, encoder_threads=None, encoder_processes=1):
-        self.address_family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
+        self.address_family = address_family(address[0])
         self.batchers, self.encoder_processes = [], []  # server_close closes these, even when binding fails
         super().__init__(address, Handler)
         self.model, self.model_dir, self.index = model.eval(), Path(model_dir).resolve(), index
@@ -131,6 +131,10 @@ class AgreeServer(ThreadingHTTPServer):
     def close_encoder_processes(self):
         for process in self.encoder_processes:
             process.close()
+
+
+def address_family(host):
+    return socket.AF_INET6 if ":" in host else socket.AF_INET
 
 
 def make_server(model, model_dir, host="127.0.0.1", port=8000, quiet=False,
@@ -374,7 +378,7 @@ def load_index(model, args):
 
 def probe_address(host, port):
     """Bind the address as the server will (reusing one in TIME_WAIT) and let it go; OSError if it cannot be."""
-    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+    with socket.socket(address_family(host)) as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         probe.bind((host, port))
 

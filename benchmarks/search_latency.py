@@ -27,6 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import torch  # noqa: E402
 
 from data import split_sentences, use_nltk_data  # noqa: E402
+from encoder_process import resident_bytes  # noqa: E402
 from latency import PAIRS, Accounting, add_serving_options, encoder_threads, run_clients, serving, summary, \
     timed, where_the_model_runs  # noqa: E402
 from sbert import SentenceBERT  # noqa: E402
@@ -50,22 +51,22 @@ def wikipedia_sentences(files, count):
     raise SystemExit(f"only {len(sentences):,} sentences in {', '.join(map(str, files))}; {count:,} asked for")
 
 
-def resident_bytes():
+def own_resident_bytes():
     """This process's resident memory now (Linux)."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) * 1024
-    raise SystemExit("no VmRSS in /proc/self/status: this benchmark reads memory the Linux way")
+    size = resident_bytes()
+    if size is None:
+        raise SystemExit("no VmRSS in /proc/self/status: this benchmark reads memory the Linux way")
+    return size
 
 
 def measure(model, model_dir, sentences, args, scratch):
     index_file = scratch / f"sentences-{len(sentences)}.txt"
     index_file.write_text("".join(s + "\n" for s in sentences), encoding="utf-8")
     torch.set_num_threads(args.build_threads)  # as serve.py: the index is built with every core
-    before, started = resident_bytes(), time.perf_counter()
+    before, started = own_resident_bytes(), time.perf_counter()
     index = build_index(model, str(index_file), cache_dir=scratch / f"cache-{len(sentences)}", progress=False,
                         log=lambda line: None)
-    seconds, grown = time.perf_counter() - started, resident_bytes() - before
+    seconds, grown = time.perf_counter() - started, own_resident_bytes() - before
     matrix = index.embeddings.element_size() * index.embeddings.numel()
     per_100k = 100_000 / len(index)
     print(f"{len(index):,} sentences: index built in {seconds:.1f} s ({len(index) / seconds:,.0f} sentences/s); "

@@ -42,6 +42,22 @@ def index_file(tmp_path_factory):
     return path
 
 
+def free_port():
+    """A loopback port that nothing listens on now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@contextlib.contextmanager
+def taken_port():
+    """A loopback port that another socket listens on while inside."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        yield taken.getsockname()[1]
+
+
 @contextlib.contextmanager
 def running(directory, client_timeout=2, index_file=None, cache_dir=None, encoder_threads=None, encoder_processes=1):
     """A real server on a free port, answering from a background thread; with a search index when given
@@ -658,9 +674,7 @@ def test_when_a_second_encoder_process_fails_to_start_the_first_is_closed_and_th
             self.closed = True
 
     monkeypatch.setattr(serve, "EncoderProcess", FirstStartsSecondFails)
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     with pytest.raises(RuntimeError, match="MemoryError"):
         make_server(SentenceBERT.load(checkpoint), checkpoint, port=port, encoder_threads=1, encoder_processes=2)
     assert len(started) == 1 and started[0].closed
@@ -687,10 +701,7 @@ def test_main_encodes_in_a_process_of_its_own_unless_told_otherwise(checkpoint, 
 def test_main_explains_a_port_that_is_already_in_use_before_building_the_index(checkpoint, index_file,
                                                                                  monkeypatch):
     monkeypatch.setattr(serve, "build_index", lambda *args, **kwargs: pytest.fail("the index was built first"))
-    with socket.socket() as taken:
-        taken.bind(("127.0.0.1", 0))
-        taken.listen()
-        port = taken.getsockname()[1]
+    with taken_port() as port:
         for options in ([], ["--index", str(index_file)]):
             with pytest.raises(SystemExit, match=f"cannot listen on 127.0.0.1:{port}: Address already in use"):
                 main(["--model", str(checkpoint), "--port", str(port), *options])
@@ -698,10 +709,7 @@ def test_main_explains_a_port_that_is_already_in_use_before_building_the_index(c
 
 def test_a_port_taken_after_the_probe_is_still_explained(checkpoint, monkeypatch):
     monkeypatch.setattr(serve, "probe_address", lambda host, port: None)  # as if taken between probe and bind
-    with socket.socket() as taken:
-        taken.bind(("127.0.0.1", 0))
-        taken.listen()
-        port = taken.getsockname()[1]
+    with taken_port() as port:
         with pytest.raises(SystemExit, match=f"cannot listen on 127.0.0.1:{port}: Address already in use"):
             main(["--model", str(checkpoint), "--port", str(port)])
 
@@ -711,9 +719,7 @@ def test_main_explains_an_encoder_process_that_does_not_start_and_frees_the_port
         raise RuntimeError("the encoder process failed: ImportError: no torch here")
 
     monkeypatch.setattr(serve, "EncoderProcess", fail_to_start)
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     with pytest.raises(SystemExit, match="cannot start the server: the encoder process failed: ImportError"):
         main(["--model", str(checkpoint), "--port", str(port)])
     with pytest.raises(RuntimeError) as failed:  # the half-built server lives on in the traceback's frames
