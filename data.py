@@ -10,8 +10,8 @@ from pathlib import Path
 
 import nltk
 
-import nltk_on_re
-from atomic import atomic_write_text
+from agree import nltk_on_re
+from agree.atomic import atomic_write_text
 
 # The special tokens take the first ids, in this order, in every vocabulary.
 SPECIAL_TOKENS = ("[PAD]", "[CLS]", "[SEP]", "[MASK]", "[UNK]")

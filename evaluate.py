@@ -31,18 +31,18 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from atomic import atomic_write_json, atomic_write_text, read_json, recover_directory
-from charts import bar_chart, confusion_matrix_chart, training_charts, write_svg
-from corpus import CorpusConfig, load_corpus
-from pretraining_data import ExampleConfig, PretrainingData
+from agree.atomic import atomic_write_json, atomic_write_text, read_json, recover_directory
+from agree.charts import bar_chart, confusion_matrix_chart, training_charts, write_svg
+from agree.corpus import CorpusConfig, load_corpus
+from masking import ExampleConfig, PretrainingData
 from data import LABELS, Vocab
-from huggingface import is_huggingface_bert
+from agree.hf.checkpoints import is_huggingface_bert
 from metrics import UndefinedCorrelation, classification_report, confusion_matrix, \
     format_classification_report, pearson, spearman
-from encoded_pairs import evaluation_batches, load_encoded_pairs
-from pretrain import evaluate_heldout, load_model
+from agree.encoded_pairs import evaluation_batches, load_encoded_pairs
+from agree.pretraining import evaluate_heldout, load_pretrained_bert
 from sbert import SentenceBERT
-from training import MetricsLog, autocast, pick_device
+from agree.training import MetricsLog, autocast, pick_device
 
 DEFAULT_TEST = "snli:test"
 KINDS = {"sbert": "fine-tuned Sentence-BERT (finetune.py)", "bert": "pre-trained BERT (pretrain.py)",
@@ -144,7 +144,7 @@ def heldout_data(model_dir, config, data_dir, cache_dir):
 def evaluate_pretraining(model_dir, data_dir, cache_dir, device):
     """Held-out MLM accuracy, loss and perplexity and NSP accuracy of a pretrain.py checkpoint, on the
     batches its run evaluated on (same seed, batch size and number of batches)."""
-    model, config = load_model(model_dir, device)
+    model, config = load_pretrained_bert(model_dir, device)
     run = read_json(Path(model_dir) / "args.json")
     data = heldout_data(model_dir, config, data_dir, cache_dir)
     scores = evaluate_heldout(model, data, run["seed"], run["eval_batches"], run["batch_size"], device)

@@ -18,14 +18,14 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-import distributed
-from atomic import atomic_write_json, replace_directory
+from agree import distributed
+from agree.atomic import atomic_write_json, replace_directory
 from bert import BertConfig
 from data import Vocab, tokenize, use_nltk_data
-from encoded_pairs import batches_per_epoch, evaluation_batches, load_encoded_pairs, training_batches
-from nli import load_pairs, split_pairs
+from agree.encoded_pairs import batches_per_epoch, evaluation_batches, load_encoded_pairs, training_batches
+from agree.datasets import load_pairs, split_pairs
 from sbert import FEATURES, POOLINGS, SentenceBERT, SentenceBertConfig, in_batch_contrastive_loss
-from training import Budget, MetricsLog, StopRequest, add_common_arguments, autocast, check_resume, \
+from agree.training import Budget, MetricsLog, StopRequest, add_common_arguments, autocast, check_resume, \
     make_optimizer, pick_device, restore_training_state, seed_step, set_learning_rate, training_state, \
     warmup_then_linear_decay
 

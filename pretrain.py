@@ -10,29 +10,26 @@ args.json, replaced as one unit at every save.
 """
 import argparse
 import hashlib
-import math
 import shutil
 import time
 from dataclasses import asdict
 from functools import partial
 from pathlib import Path
 
-import numpy as np
 import torch
 from tqdm import tqdm
 
-from atomic import atomic_write_json, read_json, recover_directory, replace_directory
-import distributed
+from agree.atomic import atomic_write_json, read_json, recover_directory, replace_directory
+from agree import distributed
 from bert import BertConfig, BertForPreTraining
-from corpus import CorpusConfig, load_corpus
-from pretraining_data import ExampleConfig, PretrainingData
-from pretraining_step import forward, training_loss
-from transfer import TransferConfig, TransferSignals
-from training import Budget, MetricsLog, StopRequest, add_common_arguments, check_resume, \
+from agree.corpus import CorpusConfig, load_corpus
+from masking import ExampleConfig, PretrainingData
+from agree.pretraining import evaluate_heldout, load_pretrained_bert, ratio_or_none, training_loss
+from agree.transfer import TransferConfig, TransferSignals
+from agree.training import Budget, MetricsLog, StopRequest, add_common_arguments, check_resume, \
     make_optimizer, pick_device, restore_training_state, seed_step, set_learning_rate, training_state, \
     warmup_then_linear_decay
 
-EVAL_SEED_OFFSET = 10**9  # held-out batches use seeds far from any training step's
 
 
 def parse_args(argv=None):
@@ -153,33 +150,7 @@ def transfer_signals(args, data, max_len):
     return TransferSignals(data.corpus.vocab, max_len, args.data_dir, args.cache_dir, config)
 
 
-def heldout_batch(data, seed, index, batch_size):
-    """The index-th held-out batch: the same every time, so evaluations along a run compare."""
-    return data.make_batch(np.random.default_rng([seed, EVAL_SEED_OFFSET + index]), batch_size, "heldout")
-
-
 # --- Evaluation ---------------------------------------------------------------------------------------------
-
-@torch.inference_mode()
-def evaluate_heldout(model, data, seed, batches, batch_size, device, precision="auto"):
-    """MLM accuracy and perplexity, NSP accuracy on the same held-out batches every time."""
-    model.eval()
-    mlm_loss_sum, totals = 0.0, {}
-    for i in range(batches):
-        batch = heldout_batch(data, seed, i, batch_size)
-        _, mlm_loss, _, counts = forward(model, batch, device, precision)
-        mlm_loss_sum += mlm_loss.item() * counts["mlm_predictions"]
-        totals = {k: totals.get(k, 0) + v for k, v in counts.items()}
-    model.train()
-    mlm_loss = mlm_loss_sum / totals["mlm_predictions"]
-    return {"heldout_mlm_accuracy": totals["mlm_correct"] / totals["mlm_predictions"],
-            "heldout_mlm_loss": mlm_loss, "heldout_mlm_perplexity": math.exp(mlm_loss),
-            "heldout_nsp_accuracy": _ratio(totals["nsp_correct"], totals["pairs"])}
-
-
-def _ratio(part, whole):
-    return part / whole if whole else None  # None: nothing to score (no next-sentence prediction)
-
 
 def evaluate(model, data, transfer, args, device):
     """Held-out masked-LM (and NSP) figures, plus the transfer signals of the encoder when asked for."""
@@ -218,18 +189,6 @@ def save_checkpoint(args, model, optimizer, data, step, budget, out=None):
         atomic_write_json(directory / "config.json", config)
 
 
-def load_model(directory, device="cpu"):
-    """A pretrain.py checkpoint as a BertForPreTraining (for evaluation or to continue training)."""
-    directory = recover_directory(directory)
-    config = read_json(Path(directory) / "config.json")
-    if config.get("kind") != "bert":
-        raise SystemExit(f"{directory} holds a {config.get('kind', 'unknown')!r} checkpoint, not a "
-                         "pre-trained BERT from pretrain.py")
-    model = BertForPreTraining(BertConfig.from_dict(config["model"]))
-    model.load_state_dict(torch.load(Path(directory) / "model.pt", weights_only=True, map_location="cpu"))
-    return model.to(device), config
-
-
 def neighbour_weight(args, run_progress):
     """The sentence-level term's weight at this point of the run: 0 before --neighbour-contrastive-from."""
     return args.neighbour_contrastive_weight if run_progress >= args.neighbour_contrastive_from else 0.0
@@ -249,7 +208,7 @@ def train(args):
         raise SystemExit("--neighbour-contrastive-weight and --length-passes run in one process only: the "
                          "data-parallel wrapper expects one forward pass per step")
     torch.manual_seed(args.seed)  # every rank starts from the same weights
-    model = load_model(args.out, device)[0] if args.resume else \
+    model = load_pretrained_bert(args.out, device)[0] if args.resume else \
         BertForPreTraining(model_config(args, len(data.corpus.vocab))).to(device)
     optimizer = make_optimizer(model, args.lr, args.weight_decay)
     step, elapsed = 0, 0.0
@@ -341,7 +300,7 @@ class Window:
                   "mlm_loss": sums["mlm_loss"] / (self.steps * ranks),
                   "nsp_loss": sums["nsp_loss"] / (self.steps * ranks),
                   "mlm_accuracy": sums["mlm_correct"] / max(1, sums["mlm_predictions"]),
-                  "nsp_accuracy": _ratio(sums["nsp_correct"], sums["pairs"]),
+                  "nsp_accuracy": ratio_or_none(sums["nsp_correct"], sums["pairs"]),
                   "gradient_norm": sums["gradient_norm"] / (self.steps * ranks),
                   "tokens_per_second": sums["tokens"] / max(time.monotonic() - self.started, 1e-9),
                   "elapsed": budget.elapsed()}

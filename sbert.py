@@ -13,11 +13,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-import huggingface
-from atomic import atomic_path, atomic_write_json, read_json
+from agree.hf import checkpoints as hf_checkpoints
+from agree.atomic import atomic_path, atomic_write_json, read_json
 from bert import BERT, PAD_ID, BertConfig
 from data import LABELS, encode_sentence
-from wordpiece import load_tokenizer
+from agree.hf.wordpiece import load_tokenizer
 
 POOLINGS = ("mean", "cls", "max")
 # Up to this many tokens in all, `encode_ids` packs the sentences into one row instead of padding them
@@ -257,9 +257,9 @@ def pretrained_encoder(directory):
     """(BertConfig, tokenizer, read_encoder) of a pre-trained checkpoint; read_encoder() gives the encoder's
     state dict. A pretrain.py checkpoint's weights are read only when wanted (not for --random-init); a
     Hugging Face directory's are read at once, so that one that does not map is refused at once."""
-    if huggingface.is_huggingface_bert(directory):
+    if hf_checkpoints.is_huggingface_bert(directory):
         try:
-            config, tokenizer, encoder = huggingface.load_encoder(directory)
+            config, tokenizer, encoder = hf_checkpoints.load_encoder(directory)
         except ValueError as error:
             raise SystemExit(str(error)) from None
         return config, tokenizer, lambda: encoder

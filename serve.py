@@ -34,13 +34,13 @@ from urllib.parse import urlsplit
 
 import torch
 
-from batching import Encoders, EncodingBatcher
-from encoder_process import EncoderProcess, ModelWork
-from pages import CHART_NAME, DEFAULT_K, about_page, index_page, search_page
-from request_fields import HttpError, flag, parse_fields, parse_form_body, parse_json_body, search_request, \
+from agree.web.batching import Encoders, EncodingBatcher
+from agree.web.encoder_process import EncoderProcess, ModelWork
+from agree.web.pages import CHART_NAME, DEFAULT_K, about_page, index_page, search_page
+from agree.web.request_fields import HttpError, flag, parse_fields, parse_form_body, parse_json_body, search_request, \
     sentence_pair
 from sbert import SentenceBERT
-from search import build_index
+from agree.web.search_index import build_index
 
 MAX_BODY_BYTES = 64 * 1024
 CLIENT_TIMEOUT_SECONDS = 10  # per socket read or write: a stalled client loses its connection, not the server

@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the project's mo
 from bert import BertConfig  # noqa: E402
 from data import Vocab  # noqa: E402
 from throughput import agree_sentence_bert, interleaved_timings, report, training_step  # noqa: E402
-from training import make_optimizer  # noqa: E402
+from agree.training import make_optimizer  # noqa: E402
 
 BATCH = 32
 

@@ -20,10 +20,10 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from encoder_process import EncoderProcess, ModelWork  # noqa: E402
+from agree.web.encoder_process import EncoderProcess, ModelWork  # noqa: E402
 import sbert  # noqa: E402
 from sbert import SentenceBERT  # noqa: E402
-from search import nearest  # noqa: E402
+from agree.web.search_index import nearest  # noqa: E402
 from search_latency import QUERIES  # noqa: E402
 
 INDEX_ROWS = 10_000

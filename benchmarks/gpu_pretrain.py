@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bert import IGNORE_INDEX, BertConfig, BertForPreTraining, pretraining_loss  # noqa: E402
 from throughput import hugging_face_config  # noqa: E402  the same model in transformers, as on the CPU
-from training import make_optimizer  # noqa: E402
+from agree.training import make_optimizer  # noqa: E402
 
 VOCAB_SIZE = 30_522  # bert-base-uncased's, so the parameter count is the familiar 110 M
 

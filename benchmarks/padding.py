@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the project's modules
-from encoded_pairs import BATCHES_PER_CHUNK, encode_pairs, epoch_batch_indices  # noqa: E402
+from agree.encoded_pairs import BATCHES_PER_CHUNK, encode_pairs, epoch_batch_indices  # noqa: E402
 from throughput import VOCAB_SIZE, padded_vocabulary, random_batches, snli_pairs  # noqa: E402
 
 

@@ -29,8 +29,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the project's mo
 import pretrain  # noqa: E402
 from bert import BertForPreTraining  # noqa: E402
 from data import PAD_ID  # noqa: E402
-from pretraining_step import length_groups, training_loss  # noqa: E402
-from training import make_optimizer, seed_step  # noqa: E402
+from agree.pretraining import length_groups, training_loss  # noqa: E402
+from agree.training import make_optimizer, seed_step  # noqa: E402
 
 CONTENDERS = [(1, 0.0), (2, 0.0), (3, 0.0), (4, 0.0), (1, 1.0), (2, 1.0)]  # (length passes, neighbour weight)
 

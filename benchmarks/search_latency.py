@@ -27,11 +27,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import torch  # noqa: E402
 
 from data import split_sentences, use_nltk_data  # noqa: E402
-from encoder_process import resident_bytes  # noqa: E402
+from agree.web.encoder_process import resident_bytes  # noqa: E402
 from latency import PAIRS, Accounting, add_serving_options, encoder_threads, run_clients, serving, summary, \
     timed, where_the_model_runs  # noqa: E402
 from sbert import SentenceBERT  # noqa: E402
-from search import build_index  # noqa: E402
+from agree.web.search_index import build_index  # noqa: E402
 from serve import make_server  # noqa: E402
 
 QUERIES = [sentence for pair in PAIRS for sentence in pair]

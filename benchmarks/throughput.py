@@ -52,10 +52,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the product's
 
 from bert import IGNORE_INDEX, BertConfig, BertForPreTraining, pretraining_loss  # noqa: E402
 from data import CLS_ID, MASK_ID, PAD_ID, SEP_ID, SPECIAL_TOKENS, Vocab, tokenize  # noqa: E402
-from encoded_pairs import collate, encode_pairs, epoch_batch_indices  # noqa: E402
-from nli import load_pairs  # noqa: E402
+from agree.encoded_pairs import collate, encode_pairs, epoch_batch_indices  # noqa: E402
+from agree.datasets import load_pairs  # noqa: E402
 from sbert import SentenceBERT, SentenceBertConfig  # noqa: E402
-from training import autocast, make_optimizer  # noqa: E402
+from agree.training import autocast, make_optimizer  # noqa: E402
 
 # The pre-training batch per preset: (rows, sequence length). `base` gets a small one so that a step takes
 # seconds, not minutes, on a CPU.

@@ -13,7 +13,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from data import UNK_ID, Vocab, encode_sentence, use_nltk_data  # noqa: E402
-from nli import load_pairs  # noqa: E402
+from agree.datasets import load_pairs  # noqa: E402
 
 
 def unk_share(vocab, sentences, max_len=512):

@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from batching import Encoders, EncodingBatcher
+from agree.web.batching import Encoders, EncodingBatcher
 
 GUARD_SECONDS = 60  # only a hung batcher ever waits this long
 

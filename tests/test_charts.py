@@ -4,7 +4,7 @@ import xml.etree.ElementTree as ElementTree
 
 import pytest
 
-from charts import (bar_chart, confusion_matrix_chart, line_chart, nice_ticks, training_charts,
+from agree.charts import (bar_chart, confusion_matrix_chart, line_chart, nice_ticks, training_charts,
                     write_svg)
 
 SVG = "{http://www.w3.org/2000/svg}"

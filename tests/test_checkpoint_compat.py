@@ -9,7 +9,7 @@ from pathlib import Path
 import torch
 
 import finetune
-from pretrain import load_model
+from agree.pretraining import load_pretrained_bert
 from sbert import SentenceBERT
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "checkpoints"
@@ -30,7 +30,7 @@ def test_an_old_sentence_bert_gives_its_old_embeddings_and_verdict():
 
 
 def test_an_old_pretrained_bert_gives_its_old_scores():
-    model, config = load_model(FIXTURES / "bert")
+    model, config = load_pretrained_bert(FIXTURES / "bert")
     assert config["kind"] == "bert"
     inputs = EXPECTED["pretraining"]
     with torch.no_grad():

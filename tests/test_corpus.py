@@ -1,4 +1,4 @@
-"""corpus.py (readers, the token cache) and pretraining_data.py (the statistics of BERT pre-training examples)."""
+"""corpus.py (readers, the token cache) and masking.py (the statistics of BERT pre-training examples)."""
 import gzip
 import zipfile
 
@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 import torch
 
-import corpus
-import download
-import pretraining_data
-from corpus import CorpusConfig, load_corpus, read_corpus, read_documents
-from pretraining_data import ExampleConfig, PretrainingData
+from agree import corpus
+from agree import download
+import masking
+from agree.corpus import CorpusConfig, load_corpus, read_corpus, read_documents
+from masking import ExampleConfig, PretrainingData
 from data import CLS_ID, MASK_ID, PAD_ID, SEP_ID, UNK_ID, tokenize
 from test_download import register_fixture, serve
 
@@ -292,9 +292,9 @@ def test_truncation_matches_berts_one_token_at_a_time_loop():
                         a -= 1
                     else:
                         b -= 1
-                assert pretraining_data._kept_lengths(length_a, length_b, budget) == (a, b)
+                assert masking._kept_lengths(length_a, length_b, budget) == (a, b)
     rng = np.random.default_rng(0)
-    cuts = [pretraining_data._trim(rng, (100, 120), keep=10) for _ in range(4000)]
+    cuts = [masking._trim(rng, (100, 120), keep=10) for _ in range(4000)]
     assert all(end - start == 10 and 100 <= start <= 110 for start, end in cuts)
     from_front = np.array([start - 100 for start, _ in cuts])
     assert abs(from_front.mean() - 5) < 0.1 and {0, 10} <= set(from_front.tolist())  # fair coin per token

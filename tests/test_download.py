@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-import download
-from download import DownloadError, dataset_file, download_url, ensure_dataset
+from agree import download
+from agree.download import DownloadError, dataset_file, download_url, ensure_dataset
 
 SNLI_FILES = {f"snli_1.0/snli_1.0_{split}.jsonl": f'{{"split": "{split}"}}\n' * 50 for split in ("train", "dev", "test")}
 

@@ -7,8 +7,8 @@ import signal
 import pytest
 import torch
 
-from encoder_process import EncoderProcess, ModelWork
-from explain import explain
+from agree.web.encoder_process import EncoderProcess, ModelWork
+from agree.web.occlusion import explain
 from tiny_sbert import tiny_sbert
 
 SENTENCES = ["a man is playing guitar", "the dog runs", "a woman is sleeping on the stage .", "the music"]

@@ -16,7 +16,7 @@ import pretrain
 from bert import BertConfig
 from data import LABELS, SPECIAL_TOKENS, Vocab, tokenize
 from metrics import confusion_matrix, format_classification_report, pearson, spearman
-from encoded_pairs import load_encoded_pairs
+from agree.encoded_pairs import load_encoded_pairs
 from sbert import SentenceBERT, SentenceBertConfig
 
 CPU = torch.device("cpu")

@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from data import CLS_ID, SEP_ID
-from explain import explain, words_read
+from agree.web.occlusion import explain, words_read
 from tiny_sbert import tiny_sbert
 
 PAIRS = [("a man is playing guitar on the stage", "the man is sleeping"),

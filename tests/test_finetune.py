@@ -6,7 +6,7 @@ import pytest
 import torch
 
 import finetune
-from encoded_pairs import evaluation_batches, load_encoded_pairs
+from agree.encoded_pairs import evaluation_batches, load_encoded_pairs
 from sbert import LABELS, SentenceBERT, SoftmaxLoss
 
 SUBJECTS = ["man", "woman", "boy", "girl"]

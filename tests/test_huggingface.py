@@ -11,12 +11,12 @@ from pathlib import Path
 import pytest
 import torch
 
-import huggingface
+from agree.hf import checkpoints as huggingface
 from bert import BertConfig, BertForPreTraining
 from data import SPECIAL_TOKENS, Vocab
-from huggingface import load_encoder, load_pretraining_model, read_safetensors, write_safetensors
+from agree.hf.checkpoints import load_encoder, load_pretraining_model, read_safetensors, write_safetensors
 from sbert import SentenceBERT, SentenceBertConfig, pad
-from wordpiece import WordPiece
+from agree.hf.wordpiece import WordPiece
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "huggingface"
 EXPECTED = {name: torch.tensor(values) for name, values in
@@ -283,7 +283,7 @@ def test_finetune_evaluate_and_export_a_huggingface_bert(tmp_path, capsys):
     """finetune.py --bert <Hugging Face directory> trains with its WordPiece tokenizer and records it; evaluate.py
     and SentenceBERT.load (what serve.py uses) tokenize with the recorded one; export.py writes it back."""
     import evaluate
-    import export
+    from agree.hf import export
     import finetune
     nli, sts = write_pairs(tmp_path)
     common = ["--data-dir", str(tmp_path), "--cache-dir", str(tmp_path / "cache")]
@@ -317,8 +317,9 @@ def test_finetune_evaluate_and_export_a_huggingface_bert(tmp_path, capsys):
 
 
 def test_export_a_pretrained_bert(tmp_path):
-    import export
+    from agree.hf import export
     import pretrain
+    from agree.pretraining import load_pretrained_bert
     corpus = tmp_path / "stories.txt"
     sentences = ["The man is playing guitar.", "A dog is on stage.", "The woman is playing.", "A man sings."]
     corpus.write_text("\n\n".join(" ".join(sentences[i % 4:] + sentences[:i % 4]) for i in range(8)) + "\n")
@@ -326,7 +327,7 @@ def test_export_a_pretrained_bert(tmp_path):
                    "--out", str(tmp_path / "bert"), "--preset", "tiny", "--max-len", "32", "--batch-size", "4",
                    "--max-steps", "1", "--eval-batches", "1", "--no-transfer", "--device", "cpu"])
     export.main(["--model", str(tmp_path / "bert"), "--out", str(tmp_path / "exported")])
-    ours, _ = pretrain.load_model(tmp_path / "bert")
+    ours, _ = load_pretrained_bert(tmp_path / "bert")
     ours.eval()  # no dropout
     theirs, tokenizer = load_pretraining_model(tmp_path / "exported")
     assert isinstance(tokenizer, Vocab)  # NLTK words come back as NLTK words
@@ -339,7 +340,7 @@ def test_export_a_pretrained_bert(tmp_path):
 
 
 def test_export_refuses_what_transformers_cannot_express(tmp_path):
-    import export
+    from agree.hf import export
     vocab = Vocab(SPECIAL_TOKENS + ("word",))
     config = SentenceBertConfig(BertConfig.preset("tiny", vocab_size=len(vocab), pre_layer_norm=True))
     SentenceBERT(config, vocab).save(tmp_path / "sbert")

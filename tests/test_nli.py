@@ -10,9 +10,9 @@ from functools import partial
 import numpy as np
 import pytest
 
-import download
-import encoded_pairs
-import nli
+from agree import download
+from agree import encoded_pairs
+from agree import datasets as nli
 from data import Vocab, tokenize
 from real_data import real_data
 

@@ -8,10 +8,11 @@ from functools import partial
 import pytest
 import torch
 
-import corpus
+from agree import corpus
 import pretrain
-import pretraining_step
-import training
+from agree.pretraining import load_pretrained_bert
+from agree import pretraining as pretraining_step
+from agree import training
 from bert import pretraining_loss
 from sbert import SentenceBERT
 
@@ -61,7 +62,7 @@ def test_loss_falls_and_the_checkpoint_loads(tmp_path, text_corpus, monkeypatch)
 
     config = json.loads((out / "config.json").read_text())
     assert config["kind"] == "bert" and config["step"] == 80
-    model, _ = pretrain.load_model(out)
+    model, _ = load_pretrained_bert(out)
     assert len((out / "vocab.txt").read_text().split()) == model.config.vocab_size
     sbert = SentenceBERT.from_pretrained_bert(out)
     torch.testing.assert_close(sbert.bert.embeddings.token.weight, model.bert.embeddings.token.weight)
@@ -176,7 +177,7 @@ def test_keep_at_minutes_keeps_a_loadable_copy_from_that_time(tmp_path, text_cor
     for minutes, step in ((1, 10), (2, 20)):  # kept on the step that reaches the time, not at the end
         early = tmp_path / f"bert-{minutes}min"
         assert json.loads((early / "config.json").read_text())["step"] == step
-        pretrain.load_model(early)
+        load_pretrained_bert(early)
         assert any("heldout_mlm_accuracy" in r and r["step"] == step for r in records(early))
     assert not (tmp_path / "bert-600min").exists()  # the run ended after 2.5 of its minutes
     assert torch.load(out / "trainer.pt", weights_only=True)["elapsed"] == 150  # 25 steps, for --resume
@@ -233,7 +234,7 @@ def test_shape_options_replace_the_presets_sizes_and_the_run_resumes_with_them(t
     run(tmp_path, text_corpus, out, "--max-steps", "2", "--layers", "3", "--d-model", "48", "--heads", "3",
         "--d-ff", "96")
     pretrain.main(["--out", str(out), "--resume", "--max-steps", "3"])
-    model, _ = pretrain.load_model(out)
+    model, _ = load_pretrained_bert(out)
     shape = (model.config.n_layers, model.config.d_model, model.config.n_heads, model.config.d_ff)
     assert shape == (3, 48, 3, 96) and len(model.bert.layers) == 3
     assert model.config.max_len == 32  # the options not given keep what the command line or preset said

@@ -1,4 +1,4 @@
-"""pretraining_data.py's options and corpus.py's NLI sources: NLI sentences as pre-training text (with the test
+"""masking.py's options and corpus.py's NLI sources: NLI sentences as pre-training text (with the test
 sentences left out), examples without next-sentence prediction, the share of NLI examples, random held-out
 documents. BERT's own example statistics are tested in test_corpus.py."""
 import json
@@ -8,9 +8,9 @@ import pytest
 import torch
 
 from bert import IGNORE_INDEX, BertConfig, BertForPreTraining, pretraining_loss
-from corpus import CorpusConfig, is_nli_source, load_corpus, read_corpus, read_documents, resolve_corpus
+from agree.corpus import CorpusConfig, is_nli_source, load_corpus, read_corpus, read_documents, resolve_corpus
 from data import CLS_ID, PAD_ID, SEP_ID
-from pretraining_data import ExampleConfig, PretrainingData
+from masking import ExampleConfig, PretrainingData
 from test_corpus import original_ids
 
 PAIRS = [  # (premise, hypothesis, label): two premises with three hypotheses each, one premise with one

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 import torch
 
-import pretraining_step
+from agree import pretraining as pretraining_step
 from bert import IGNORE_INDEX, BertConfig, BertForPreTraining
-from pretraining_data import collate, Example
+from masking import collate, Example
 
 CPU = torch.device("cpu")
 

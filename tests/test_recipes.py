@@ -11,7 +11,7 @@ import pytest
 import evaluate
 import finetune
 import pretrain
-from nli import TASKS_OF_DATASET
+from agree.datasets import TASKS_OF_DATASET
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPTS = {"pretrain.py": pretrain, "finetune.py": finetune, "evaluate.py": evaluate}

@@ -6,8 +6,8 @@ import math
 import pytest
 import torch
 
-import search
-from search import SentenceIndex, build_index, read_sentences
+from agree.web import search_index as search
+from agree.web.search_index import SentenceIndex, build_index, read_sentences
 from tiny_sbert import tiny_sbert
 
 SENTENCES = ["a man is playing guitar on stage .", "the dog runs", "a woman is sleeping",

@@ -13,10 +13,10 @@ from urllib.parse import quote, urlencode
 
 import pytest
 
-from explain import explain
-from pages import EXAMPLES
+from agree.web.occlusion import explain
+from agree.web.pages import EXAMPLES
 from sbert import LABELS, SentenceBERT
-from search import build_index
+from agree.web.search_index import build_index
 import serve
 from serve import main, make_server
 from tiny_sbert import tiny_sbert

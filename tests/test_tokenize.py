@@ -11,7 +11,7 @@ import nltk
 import pytest
 import regex
 
-import nltk_on_re
+from agree import nltk_on_re
 from conftest import PUNKT_FIXTURE
 from data import split_sentences, tokenize, use_nltk_data
 from real_data import real_data

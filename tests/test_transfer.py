@@ -7,11 +7,11 @@ import torch.nn.functional as F
 
 import pretrain
 from bert import BERT, BertConfig
-from charts import training_charts
+from agree.charts import training_charts
 from data import Vocab, encode_sentence
 from metrics import spearman
 from test_pretrain import OBJECTS, SUBJECTS, VERBS, stories
-from transfer import TransferConfig, TransferSignals, probe_accuracy
+from agree.transfer import TransferConfig, TransferSignals, probe_accuracy
 
 
 def sentence(rng):

@@ -10,7 +10,7 @@ import wise
 from sbert import SentenceBERT
 from test_evaluate import STS_ROWS, write_sts
 from test_finetune import fixed_pairs, run_finetune, write_jsonl
-from training import MetricsLog
+from agree.training import MetricsLog
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from data import SPECIAL_TOKENS, Vocab, encode_sentence
-from wordpiece import WordPiece, basic_words, load_tokenizer, word_pieces
+from agree.hf.wordpiece import WordPiece, basic_words, load_tokenizer, word_pieces
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "huggingface" / "wordpiece"
 EXPECTED = json.loads((FIXTURES / "expected.json").read_text(encoding="utf-8"))
@@ -90,7 +90,7 @@ def test_checkpoint_config_chooses_the_tokenizer(tmp_path):
 
 def test_tokenized_pairs_are_cached_per_tokenizer_setting(tmp_path):
     """The same vocabulary read cased and uncased gives other ids for "Hello": the cache must not mix them."""
-    from encoded_pairs import load_encoded_pairs
+    from agree.encoded_pairs import load_encoded_pairs
     (tmp_path / "pairs.jsonl").write_text(json.dumps({"premise": "Hello, the Man.", "hypothesis": "A man.",
                                                       "label": "entailment"}) + "\n")
     cased = fixture_tokenizer("cased")

@@ -39,10 +39,11 @@ from transformers.models.bert.tokenization_bert_legacy import BertTokenizerLegac
 from sentence_transformers import SentenceTransformer  # noqa: E402
 from sentence_transformers.sentence_transformer.losses import SoftmaxLoss  # noqa: E402
 
-import export  # noqa: E402
+from agree.hf import export  # noqa: E402
 import pretrain  # noqa: E402
+from agree.pretraining import load_pretrained_bert  # noqa: E402
 from data import CLS_ID, SEP_ID, Vocab, tokenize, use_nltk_data  # noqa: E402
-from huggingface import read_safetensors  # noqa: E402
+from agree.hf.checkpoints import read_safetensors  # noqa: E402
 from sbert import SentenceBERT, SentenceBertConfig, pad  # noqa: E402
 from bert import BertConfig  # noqa: E402
 
@@ -181,7 +182,7 @@ def check_nltk_pretrained_bert(work, data_dir, sentences):
                        "--out", str(work / "bert"), "--preset", "tiny", "--max-steps", "2", "--eval-batches", "1",
                        "--no-transfer", "--device", "cpu", "--seed", "0"])
     export.main(["--model", str(work / "bert"), "--out", str(work / "bert-exported")])
-    ours, _ = pretrain.load_model(work / "bert")
+    ours, _ = load_pretrained_bert(work / "bert")
     ours.eval()
     theirs = BertForPreTraining.from_pretrained(work / "bert-exported").eval()
     vocab = Vocab.load(work / "bert" / "vocab.txt")

@@ -5,7 +5,7 @@ which field is wrong and how.
 import json
 from urllib.parse import parse_qs
 
-from pages import DEFAULT_K, MAX_FIELD_CHARS, MAX_K
+from agree.web.pages import DEFAULT_K, MAX_FIELD_CHARS, MAX_K
 
 FIELDS = ("premise", "hypothesis")
 

@@ -22,8 +22,8 @@ from pathlib import Path
 
 import torch
 
-from explain import explain
-from search import nearest
+from agree.web.occlusion import explain
+from agree.web.search_index import nearest
 
 START_TIMEOUT_SECONDS = 120  # loading torch and the weights; far longer than it takes
 

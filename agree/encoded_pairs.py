@@ -11,9 +11,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from atomic import atomic_path
+from agree.atomic import atomic_path
 from data import PAD_ID, encode_sentence
-from nli import read_source, resolve_specs, take_rows, target_values, targets_for
+from agree.datasets import read_source, resolve_specs, take_rows, target_values, targets_for
 
 
 # --- Token ids, cached ----------------------------------------------------------------------------------------

@@ -8,12 +8,17 @@
   has: each sentence's mean-pooled embedding ranked against the batch for the sentence after it in its
   document, as the fine-tuning's in-batch contrastive term ranks hypotheses, but without labels.
 """
+import math
+from pathlib import Path
+
+import numpy as np
 import torch
 
-from bert import IGNORE_INDEX, pretraining_loss
+from agree.atomic import read_json, recover_directory
+from agree.training import autocast
+from bert import IGNORE_INDEX, BertConfig, BertForPreTraining, pretraining_loss
 from data import PAD_ID
 from sbert import length_sorted_batches, pool, ranking_loss
-from training import autocast
 
 NEIGHBOUR_SCALE = 20.0    # cosine multiplier of the neighbour term: finetune.py's --contrastive-scale default
 NEIGHBOUR_CHUNK = 16      # sentences per encoder pass of the neighbour term
@@ -94,3 +99,46 @@ def neighbour_loss(encoder, pairs, device, precision="auto"):
             embeddings[chosen] = pool(encoder(ids).float(), ids != PAD_ID, "mean")  # kept in the graph
     u, v = embeddings.split(len(pairs[0]))
     return ranking_loss(u, v, torch.arange(len(u), device=device), NEIGHBOUR_SCALE)
+
+
+# --- Held-out evaluation and checkpoints (pretrain.py, evaluate.py) ------------------------------------------
+
+EVAL_SEED_OFFSET = 10**9  # held-out batches use seeds far from any training step's
+
+
+def heldout_batch(data, seed, index, batch_size):
+    """The index-th held-out batch: the same every time, so evaluations along a run compare."""
+    return data.make_batch(np.random.default_rng([seed, EVAL_SEED_OFFSET + index]), batch_size, "heldout")
+
+
+@torch.inference_mode()
+def evaluate_heldout(model, data, seed, batches, batch_size, device, precision="auto"):
+    """MLM accuracy and perplexity, NSP accuracy on the same held-out batches every time."""
+    model.eval()
+    mlm_loss_sum, totals = 0.0, {}
+    for i in range(batches):
+        batch = heldout_batch(data, seed, i, batch_size)
+        _, mlm_loss, _, counts = forward(model, batch, device, precision)
+        mlm_loss_sum += mlm_loss.item() * counts["mlm_predictions"]
+        totals = {k: totals.get(k, 0) + v for k, v in counts.items()}
+    model.train()
+    mlm_loss = mlm_loss_sum / totals["mlm_predictions"]
+    return {"heldout_mlm_accuracy": totals["mlm_correct"] / totals["mlm_predictions"],
+            "heldout_mlm_loss": mlm_loss, "heldout_mlm_perplexity": math.exp(mlm_loss),
+            "heldout_nsp_accuracy": ratio_or_none(totals["nsp_correct"], totals["pairs"])}
+
+
+def ratio_or_none(part, whole):
+    return part / whole if whole else None  # None: nothing to score (no next-sentence prediction)
+
+
+def load_pretrained_bert(directory, device="cpu"):
+    """A pretrain.py checkpoint as a BertForPreTraining (for evaluation or to continue training)."""
+    directory = recover_directory(directory)
+    config = read_json(Path(directory) / "config.json")
+    if config.get("kind") != "bert":
+        raise SystemExit(f"{directory} holds a {config.get('kind', 'unknown')!r} checkpoint, not a "
+                         "pre-trained BERT from pretrain.py")
+    model = BertForPreTraining(BertConfig.from_dict(config["model"]))
+    model.load_state_dict(torch.load(Path(directory) / "model.pt", weights_only=True, map_location="cpu"))
+    return model.to(device), config

@@ -24,7 +24,7 @@ import json
 import unicodedata
 from pathlib import Path
 
-from atomic import atomic_write_text
+from agree.atomic import atomic_write_text
 from data import PAD_ID, Vocab
 
 MAX_WORD_CHARS = 100  # longer words are [UNK] outright, as in BERT (the greedy search is quadratic)

@@ -17,10 +17,10 @@ from pathlib import Path
 
 import torch
 
-from atomic import atomic_path, atomic_write_json, read_json
+from agree.atomic import atomic_path, atomic_write_json, read_json
 from bert import PAD_ID, BertConfig, BertForPreTraining
 from data import Vocab
-from wordpiece import WordPiece
+from agree.hf.wordpiece import WordPiece
 
 # --- safetensors: an 8-byte length, a JSON header, the raw tensors -------------------------------------------
 

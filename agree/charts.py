@@ -7,7 +7,7 @@ Text that comes from the caller (titles, class and series names) is XML-escaped,
 import html
 import math
 
-from atomic import atomic_write_text
+from agree.atomic import atomic_write_text
 
 WIDTH, HEIGHT = 480, 300
 # Okabe & Ito's palette: distinguishable with the common forms of colour blindness.

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from atomic import atomic_write_text
+from agree.atomic import atomic_write_text
 
 
 # --- Device -------------------------------------------------------------------------------------------------

@@ -32,10 +32,10 @@ import nltk
 import numpy as np
 from tqdm import tqdm
 
-from atomic import atomic_write_text, replace_directory
+from agree.atomic import atomic_write_text, replace_directory
 from data import Vocab, split_sentences, tokenize, use_nltk_data
-from download import dataset_file
-from nli import NAMED_SPLITS, load_pairs, resolve_specs
+from agree.download import dataset_file
+from agree.datasets import NAMED_SPLITS, load_pairs, resolve_specs
 
 CACHE_FORMAT_VERSION = 2                       # bump when the cached files change meaning
 CORPUS_FILES = {                               # corpus names -> training file inside the downloaded folder

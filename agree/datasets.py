@@ -18,7 +18,7 @@ from typing import NamedTuple
 import numpy as np
 
 from data import LABELS
-from download import dataset_file
+from agree.download import dataset_file
 
 # How a label may be written in a file, lowercased: its name or its id.
 LABEL_IDS = {**{name: i for i, name in enumerate(LABELS)}, **{str(i): i for i in range(len(LABELS))}}

@@ -20,8 +20,8 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-import nli
-from atomic import atomic_path
+from agree import datasets
+from agree.atomic import atomic_path
 
 MAX_SENTENCE_CHARS = 2000  # the web page's limit for one sentence: a longer line is not one sentence
 MAX_LINE_BYTES = 4 * MAX_SENTENCE_CHARS + 2  # UTF-8 takes at most 4 bytes a character, plus "\r\n"
@@ -34,7 +34,7 @@ CACHE_VERSION = 1  # bump when the way embeddings are computed or stored changes
 
 def read_sentences(spec, data_dir=None):
     """The distinct sentences that `spec` names, in order of first appearance: a .txt or .gz file with one
-    sentence per line, or data-set specs as nli.py reads them (`snli:test`, a local .jsonl, ...), whose
+    sentence per line, or data-set specs as agree/datasets.py reads them (`snli:test`, a local .jsonl, ...), whose
     premises and hypotheses both count. Raises ValueError or OSError with a message naming the file (and the
     line) when there is nothing usable to index."""
     if Path(spec).suffix in TEXT_SUFFIXES:
@@ -87,8 +87,8 @@ def _line_error(path, number, problem):
 def read_dataset_sentences(specs, data_dir):
     sentences = []
     for spec in filter(None, (s.strip() for s in specs.split(","))):
-        task = nli.TASKS_OF_DATASET.get(spec.partition(":")[0], nli.TASKS)[0]  # stsb has scores, not labels
-        for source in nli.resolve_specs(spec, data_dir, task):
+        task = datasets.TASKS_OF_DATASET.get(spec.partition(":")[0], datasets.TASKS)[0]  # stsb has scores, not labels
+        for source in datasets.resolve_specs(spec, data_dir, task):
             sentences += [text.strip() for row in source.read(source.path) for text in (row.first, row.second)
                           if isinstance(text, str) and text.strip()]
     if not sentences:

@@ -22,11 +22,11 @@ import torch
 import torch.nn.functional as F
 
 from data import LABELS, PAD_ID
-from encoded_pairs import load_encoded_pairs
+from agree.encoded_pairs import load_encoded_pairs
 from metrics import spearman
-from nli import split_pairs
+from agree.datasets import split_pairs
 from sbert import pool
-from training import autocast
+from agree.training import autocast
 
 
 @dataclass(frozen=True)

@@ -15,12 +15,12 @@ tools/check_huggingface.py loads the result in both and compares the outputs wit
 import argparse
 from pathlib import Path
 
-from atomic import atomic_write_json, atomic_write_text, read_json, recover_directory
+from agree.atomic import atomic_write_json, atomic_write_text, read_json, recover_directory
 from data import LABELS
-from huggingface import write_bert_directory, write_safetensors
-from pretrain import load_model
+from agree.hf.checkpoints import write_bert_directory, write_safetensors
+from agree.pretraining import load_pretrained_bert
 from sbert import SentenceBERT
-from wordpiece import WordPiece, load_tokenizer
+from agree.hf.wordpiece import WordPiece, load_tokenizer
 
 # sentence-transformers' SoftmaxLoss concatenates (u, v), |u - v| and u * v in that order, each optional: the
 # order of agree's FEATURES, so the classifier's weight matrix carries over unchanged.
@@ -37,7 +37,7 @@ def parse_args(argv=None):
 
 
 def export_pretrained_bert(model_dir, out):
-    model, config = load_model(model_dir)
+    model, config = load_pretrained_bert(model_dir)
     tokenizer = load_tokenizer(model_dir, config)
     write_bert_directory(out, model.state_dict(), model.config, tokenizer, heads=True)
     write_readme(out, "a BERT pre-trained by agree's pretrain.py", tokenizer, LOAD_PRETRAINED)

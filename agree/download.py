@@ -35,7 +35,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from atomic import atomic_path
+from agree.atomic import atomic_path
 
 MIRROR_VARIABLE = "AGREE_DOWNLOAD_MIRROR"
 
