@@ -14,7 +14,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-PAD_ID = 0  # data.py gives [PAD] id 0 in every vocabulary; padding is found by comparing with it.
+from data import PAD_ID  # [PAD] has id 0 in every vocabulary: padding is found by comparing with it
+
 IGNORE_INDEX = -100  # label of an unused masked-LM slot; cross-entropy skips it.
 
 

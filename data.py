@@ -9,6 +9,8 @@ from collections import Counter
 from pathlib import Path
 
 import nltk
+import numpy as np
+import torch
 
 from agree import nltk_on_re
 from agree.atomic import atomic_write_text
@@ -121,3 +123,27 @@ def encode_sentence(vocab, sentence, max_len):
     model's tokenizer: a Vocab of NLTK words, or a wordpiece.WordPiece."""
     ids = vocab.encode_text(sentence)[:max_len - 2]
     return [vocab.cls_id] + ids + [vocab.sep_id]
+
+
+# --- Batches of similar length ------------------------------------------------------------------------------
+
+def by_length(lengths, group_size):
+    """The positions of `lengths` in groups of up to `group_size`, shortest first (equal lengths keep their
+    order): a batch of sequences of similar length pads little. Every batching of variable-length sequences
+    in agree groups them this way."""
+    order = np.argsort(np.asarray(lengths), kind="stable")
+    return [order[start:start + group_size] for start in range(0, len(order), group_size)]
+
+
+def length_sorted_batches(ids, batch_size):
+    """Id lists in padded batches of similar length: yields (the batch's positions in `ids`, its (B, T) tensor)."""
+    for chosen in by_length([len(sequence) for sequence in ids], batch_size):
+        yield chosen, pad([ids[i] for i in chosen])
+
+
+def pad(sequences):
+    """A list of id lists -> (B, longest) tensor, padded with [PAD]."""
+    batch = torch.full((len(sequences), max(map(len, sequences))), PAD_ID, dtype=torch.long)
+    for row, ids in enumerate(sequences):
+        batch[row, :len(ids)] = torch.tensor(ids)
+    return batch

@@ -34,15 +34,15 @@ from tqdm import tqdm
 from agree.atomic import atomic_write_json, atomic_write_text, read_json, recover_directory
 from agree.charts import bar_chart, confusion_matrix_chart, training_charts, write_svg
 from agree.corpus import CorpusConfig, load_corpus
-from masking import ExampleConfig, PretrainingData
-from data import LABELS, Vocab
-from agree.hf.checkpoints import is_huggingface_bert
-from metrics import UndefinedCorrelation, classification_report, confusion_matrix, \
-    format_classification_report, pearson, spearman
 from agree.encoded_pairs import evaluation_batches, load_encoded_pairs
+from agree.hf.checkpoints import is_huggingface_bert
 from agree.pretraining import evaluate_heldout, load_pretrained_bert
+from agree.training import MetricsLog, autocast, evaluation_mode, pick_device
+from data import LABELS, Vocab
+from masking import ExampleConfig, PretrainingData
+from metrics import UndefinedCorrelation, classification_report, confusion_matrix, format_classification_report, \
+                    pearson, spearman
 from sbert import SentenceBERT
-from agree.training import MetricsLog, autocast, pick_device
 
 DEFAULT_TEST = "snli:test"
 KINDS = {"sbert": "fine-tuned Sentence-BERT (finetune.py)", "bert": "pre-trained BERT (pretrain.py)",
@@ -82,20 +82,18 @@ def parse_args(argv=None):
 @torch.inference_mode()
 def model_outputs(model, pairs, batch_size, device):
     """The head's logits (N, 3) and the embeddings u, v (N, d) of every pair, on the CPU, in file order."""
-    was_training = model.training
-    model.eval()  # no dropout
     logits = torch.empty(len(pairs), len(LABELS))
     u = torch.empty(len(pairs), model.config.bert.d_model)
     v = torch.empty_like(u)
     batches = tqdm(evaluation_batches(pairs, batch_size), total=math.ceil(len(pairs) / batch_size),
                    desc=pairs.name, unit="batch")
-    for batch in batches:
-        with autocast(device):
-            batch_logits, batch_u, batch_v = model(batch["first_ids"].to(device), batch["second_ids"].to(device))
-        # Batches hold pairs of similar length, not consecutive rows: their indices put them back in place.
-        rows = batch["indices"]
-        logits[rows], u[rows], v[rows] = batch_logits.float().cpu(), batch_u.float().cpu(), batch_v.float().cpu()
-    model.train(was_training)
+    with evaluation_mode(model):
+        for batch in batches:
+            with autocast(device):
+                batch_logits, batch_u, batch_v = model(batch["first_ids"].to(device), batch["second_ids"].to(device))
+            # Batches hold pairs of similar length, not consecutive rows: their indices put them back in place.
+            rows = batch["indices"]
+            logits[rows], u[rows], v[rows] = batch_logits.float().cpu(), batch_u.float().cpu(), batch_v.float().cpu()
     return logits, u, v
 
 

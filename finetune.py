@@ -20,14 +20,14 @@ from tqdm import tqdm
 
 from agree import distributed
 from agree.atomic import atomic_write_json, replace_directory
+from agree.datasets import load_pairs, split_pairs
+from agree.encoded_pairs import batches_per_epoch, evaluation_batches, load_encoded_pairs, training_batches
+from agree.training import Budget, MetricsLog, StopRequest, add_common_arguments, autocast, check_resume, \
+                           evaluation_mode, make_optimizer, pick_device, restore_training_state, seed_step, \
+                           set_learning_rate, training_state, warmup_then_linear_decay
 from bert import BertConfig
 from data import Vocab, tokenize, use_nltk_data
-from agree.encoded_pairs import batches_per_epoch, evaluation_batches, load_encoded_pairs, training_batches
-from agree.datasets import load_pairs, split_pairs
 from sbert import FEATURES, POOLINGS, SentenceBERT, SentenceBertConfig, in_batch_contrastive_loss
-from agree.training import Budget, MetricsLog, StopRequest, add_common_arguments, autocast, check_resume, \
-    make_optimizer, pick_device, restore_training_state, seed_step, set_learning_rate, training_state, \
-    warmup_then_linear_decay
 
 
 def parse_args(argv=None):
@@ -118,15 +118,14 @@ def load_data(args, model):
 
 @torch.inference_mode()
 def validate(model, pairs, batch_size, device, precision="auto"):
-    model.eval()
     loss_sum, correct = 0.0, 0
-    for batch in evaluation_batches(pairs, batch_size):
-        with autocast(device, precision):
-            logits, _, _ = model(batch["first_ids"].to(device), batch["second_ids"].to(device))
-        labels = batch["labels"].to(device)
-        loss_sum += F.cross_entropy(logits.float(), labels, reduction="sum").item()
-        correct += (logits.argmax(-1) == labels).sum().item()
-    model.train()
+    with evaluation_mode(model):
+        for batch in evaluation_batches(pairs, batch_size):
+            with autocast(device, precision):
+                logits, _, _ = model(batch["first_ids"].to(device), batch["second_ids"].to(device))
+            labels = batch["labels"].to(device)
+            loss_sum += F.cross_entropy(logits.float(), labels, reduction="sum").item()
+            correct += (logits.argmax(-1) == labels).sum().item()
     return {"val_loss": loss_sum / len(pairs), "val_accuracy": correct / len(pairs)}
 
 

@@ -20,7 +20,8 @@ from typing import NamedTuple
 import numpy as np
 import torch
 
-from agree.corpus import IGNORE_INDEX, is_nli_source
+from agree.corpus import is_nli_source
+from bert import IGNORE_INDEX
 from data import CLS_ID, MASK_ID, PAD_ID, SEP_ID, SPECIAL_TOKENS
 
 HELDOUT_SEED = 20_231_130  # which documents are held out: fixed, so every run with the corpus holds out the same

@@ -19,17 +19,16 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from agree.atomic import atomic_write_json, read_json, recover_directory, replace_directory
 from agree import distributed
-from bert import BertConfig, BertForPreTraining
+from agree.atomic import atomic_write_json, read_json, recover_directory, replace_directory
 from agree.corpus import CorpusConfig, load_corpus
-from masking import ExampleConfig, PretrainingData
 from agree.pretraining import evaluate_heldout, load_pretrained_bert, ratio_or_none, training_loss
+from agree.training import Budget, MetricsLog, StopRequest, add_common_arguments, check_resume, make_optimizer, \
+                           pick_device, restore_training_state, seed_step, set_learning_rate, training_state, \
+                           warmup_then_linear_decay
 from agree.transfer import TransferConfig, TransferSignals
-from agree.training import Budget, MetricsLog, StopRequest, add_common_arguments, check_resume, \
-    make_optimizer, pick_device, restore_training_state, seed_step, set_learning_rate, training_state, \
-    warmup_then_linear_decay
-
+from bert import BertConfig, BertForPreTraining
+from masking import ExampleConfig, PretrainingData
 
 
 def parse_args(argv=None):

@@ -13,11 +13,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from agree.hf import checkpoints as hf_checkpoints
 from agree.atomic import atomic_path, atomic_write_json, read_json
-from bert import BERT, PAD_ID, BertConfig
-from data import LABELS, encode_sentence
+from agree.hf import checkpoints as hf_checkpoints
 from agree.hf.wordpiece import load_tokenizer
+from agree.training import evaluation_mode
+from bert import BERT, BertConfig
+from data import LABELS, PAD_ID, encode_sentence, length_sorted_batches
 
 POOLINGS = ("mean", "cls", "max")
 # Up to this many tokens in all, `encode_ids` packs the sentences into one row instead of padding them
@@ -168,19 +169,17 @@ class SentenceBERT(nn.Module):
         """`encode` for sentences already tokenized (lists of token ids): the server tokenizes in the request
         threads, so that its one model thread only runs the model. Up to PACKED_TOKENS tokens in all (a
         server's batch) of mixed lengths go through as one packed row, more in padded batches of similar length."""
-        if self.training:  # embeddings are the eval-mode function (no dropout); switching modes walks every module,
-            self.eval()    # which costs a short sentence's forward pass a tenth of its time, so only when needed
-            try:
-                return self.encode_ids(ids, batch_size)
-            finally:
-                self.train()
+        with evaluation_mode(self):  # embeddings are the eval-mode function: no dropout
+            return self._encode_ids(ids, batch_size)
+
+    def _encode_ids(self, ids, batch_size):
         if ids and sum(map(len, ids)) <= PACKED_TOKENS and len(set(map(len, ids))) > 1:
             # a server's batch of mixed lengths, where padding would cost more than packing (a lone sentence
             # or sentences of one length have no padding to save, and packing's mask would cost them)
             return self.embed_packed(ids).float().cpu()
         embeddings = torch.empty(len(ids), self.config.bert.d_model)
         for chosen, batch in length_sorted_batches(ids, batch_size):
-            embeddings[chosen] = self.embed(batch.to(self.device)).float().cpu()
+            embeddings[torch.from_numpy(chosen)] = self.embed(batch.to(self.device)).float().cpu()
         return embeddings
 
     def similarity(self, first, second):
@@ -272,20 +271,3 @@ def pretrained_encoder(directory):
         saved = torch.load(directory / "model.pt", weights_only=True, map_location="cpu")
         return {k.removeprefix("bert."): v for k, v in saved.items() if k.startswith("bert.")}
     return BertConfig.from_dict(values["model"]), load_tokenizer(directory, values), read_encoder
-
-
-def length_sorted_batches(ids, batch_size):
-    """The id lists in batches of up to `batch_size`, shortest first, each padded to its own longest, so little
-    padding is computed: yields (the batch's positions in `ids`, its (B, T) tensor)."""
-    order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
-    for start in range(0, len(order), batch_size):
-        chosen = order[start:start + batch_size]
-        yield chosen, pad([ids[i] for i in chosen])
-
-
-def pad(sequences):
-    """A list of id lists -> (B, longest) tensor, padded with [PAD]."""
-    batch = torch.full((len(sequences), max(map(len, sequences))), PAD_ID, dtype=torch.long)
-    for row, ids in enumerate(sequences):
-        batch[row, :len(ids)] = torch.tensor(ids)
-    return batch

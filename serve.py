@@ -38,9 +38,9 @@ from agree.web.batching import Encoders, EncodingBatcher
 from agree.web.encoder_process import EncoderProcess, ModelWork
 from agree.web.pages import CHART_NAME, DEFAULT_K, about_page, index_page, search_page
 from agree.web.request_fields import HttpError, flag, parse_fields, parse_form_body, parse_json_body, search_request, \
-    sentence_pair
-from sbert import SentenceBERT
+                                     sentence_pair
 from agree.web.search_index import build_index
+from sbert import SentenceBERT
 
 MAX_BODY_BYTES = 64 * 1024
 CLIENT_TIMEOUT_SECONDS = 10  # per socket read or write: a stalled client loses its connection, not the server

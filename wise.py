@@ -29,9 +29,9 @@ import torch
 import evaluate
 import finetune
 from agree.atomic import atomic_write_json, atomic_write_text, read_json
+from agree.training import pick_device
 from data import use_nltk_data
 from sbert import SentenceBERT
-from agree.training import pick_device
 
 DEFAULT_ALPHAS = (0.0, 0.25, 0.5, 0.75, 0.9, 1.0)
 

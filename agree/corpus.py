@@ -33,9 +33,9 @@ import numpy as np
 from tqdm import tqdm
 
 from agree.atomic import atomic_write_text, replace_directory
-from data import Vocab, split_sentences, tokenize, use_nltk_data
-from agree.download import dataset_file
 from agree.datasets import NAMED_SPLITS, load_pairs, resolve_specs
+from agree.download import dataset_file
+from data import Vocab, split_sentences, tokenize, use_nltk_data
 
 CACHE_FORMAT_VERSION = 2                       # bump when the cached files change meaning
 CORPUS_FILES = {                               # corpus names -> training file inside the downloaded folder
@@ -44,7 +44,6 @@ CORPUS_FILES = {                               # corpus names -> training file i
 }
 WIKITEXT_FILE_NAMES = ("wiki.*.raw", "wiki.*.tokens")
 PARAGRAPHS_PER_CHUNK = 2000                    # one unit of work for a tokenizer process
-IGNORE_INDEX = -100                            # label of unused prediction slots, the loss's ignore_index
 
 
 @dataclass(frozen=True)

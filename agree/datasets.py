@@ -17,8 +17,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from data import LABELS
 from agree.download import dataset_file
+from data import LABELS
 
 # How a label may be written in a file, lowercased: its name or its id.
 LABEL_IDS = {**{name: i for i, name in enumerate(LABELS)}, **{str(i): i for i in range(len(LABELS))}}

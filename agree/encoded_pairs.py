@@ -12,9 +12,8 @@ import numpy as np
 import torch
 
 from agree.atomic import atomic_path
-from data import PAD_ID, encode_sentence
 from agree.datasets import read_source, resolve_specs, take_rows, target_values, targets_for
-
+from data import PAD_ID, by_length, encode_sentence
 
 # --- Token ids, cached ----------------------------------------------------------------------------------------
 
@@ -171,9 +170,10 @@ def training_batches(pairs, batch_size, seed, epoch, skip=0, rank=0, world_size=
 def evaluation_batches(pairs, batch_size):
     """Every row once, in batches of similar length; each batch's `indices` say which rows it holds, so
     `predictions[batch["indices"]] = ...` puts the results back in file order."""
-    by_length = np.lexsort((pairs.second.lengths(), pairs.first.lengths()))
-    for start in range(0, len(pairs), batch_size):
-        yield collate(pairs, by_length[start:start + batch_size])
+    first, second = pairs.first.lengths(), pairs.second.lengths()
+    # by the first sentence's length, then the second's: one key that orders as the pair of lengths
+    for indices in by_length(first * (second.max(initial=0) + 1) + second, batch_size):
+        yield collate(pairs, indices)
 
 
 def collate(pairs, indices):

@@ -15,10 +15,10 @@ import numpy as np
 import torch
 
 from agree.atomic import read_json, recover_directory
-from agree.training import autocast
+from agree.training import autocast, evaluation_mode
 from bert import IGNORE_INDEX, BertConfig, BertForPreTraining, pretraining_loss
-from data import PAD_ID
-from sbert import length_sorted_batches, pool, ranking_loss
+from data import PAD_ID, by_length, length_sorted_batches
+from sbert import pool, ranking_loss
 
 NEIGHBOUR_SCALE = 20.0    # cosine multiplier of the neighbour term: finetune.py's --contrastive-scale default
 NEIGHBOUR_CHUNK = 16      # sentences per encoder pass of the neighbour term
@@ -74,7 +74,8 @@ def length_groups(batch, passes):
     lengths = (batch["input_ids"] != PAD_ID).sum(1)
     predictions = (batch["masked_labels"] != IGNORE_INDEX).sum(1)
     groups = []
-    for rows in torch.argsort(lengths, stable=True).chunk(passes):
+    for rows in by_length(lengths.cpu(), -(-len(lengths) // passes)):  # `passes` groups, as even as they come
+        rows = torch.from_numpy(rows).to(lengths.device)
         width, count = int(lengths[rows].max()), int(predictions[rows].max())
         groups.append({"input_ids": batch["input_ids"][rows, :width],
                        "segment_ids": batch["segment_ids"][rows, :width],
@@ -96,7 +97,7 @@ def neighbour_loss(encoder, pairs, device, precision="auto"):
     for chosen, ids in length_sorted_batches(sentences, NEIGHBOUR_CHUNK):
         ids = ids.to(device)
         with autocast(device, precision):
-            embeddings[chosen] = pool(encoder(ids).float(), ids != PAD_ID, "mean")  # kept in the graph
+            embeddings[torch.from_numpy(chosen)] = pool(encoder(ids).float(), ids != PAD_ID, "mean")  # kept in the graph
     u, v = embeddings.split(len(pairs[0]))
     return ranking_loss(u, v, torch.arange(len(u), device=device), NEIGHBOUR_SCALE)
 
@@ -114,14 +115,13 @@ def heldout_batch(data, seed, index, batch_size):
 @torch.inference_mode()
 def evaluate_heldout(model, data, seed, batches, batch_size, device, precision="auto"):
     """MLM accuracy and perplexity, NSP accuracy on the same held-out batches every time."""
-    model.eval()
     mlm_loss_sum, totals = 0.0, {}
-    for i in range(batches):
-        batch = heldout_batch(data, seed, i, batch_size)
-        _, mlm_loss, _, counts = forward(model, batch, device, precision)
-        mlm_loss_sum += mlm_loss.item() * counts["mlm_predictions"]
-        totals = {k: totals.get(k, 0) + v for k, v in counts.items()}
-    model.train()
+    with evaluation_mode(model):
+        for i in range(batches):
+            batch = heldout_batch(data, seed, i, batch_size)
+            _, mlm_loss, _, counts = forward(model, batch, device, precision)
+            mlm_loss_sum += mlm_loss.item() * counts["mlm_predictions"]
+            totals = {k: totals.get(k, 0) + v for k, v in counts.items()}
     mlm_loss = mlm_loss_sum / totals["mlm_predictions"]
     return {"heldout_mlm_accuracy": totals["mlm_correct"] / totals["mlm_predictions"],
             "heldout_mlm_loss": mlm_loss, "heldout_mlm_perplexity": math.exp(mlm_loss),

@@ -12,7 +12,6 @@ import torch
 
 from agree.atomic import atomic_write_text
 
-
 # --- Device -------------------------------------------------------------------------------------------------
 
 def pick_device(name="auto"):
@@ -45,6 +44,21 @@ def autocast(device, precision="auto"):
 
 
 # --- Optimizer and learning rate ----------------------------------------------------------------------------
+
+@contextlib.contextmanager
+def evaluation_mode(model):
+    """The model in eval mode (no dropout) inside the block, and in the mode it was in afterwards. A model
+    already in eval mode is left as it is: switching modes walks every module, a cost worth sparing the
+    server, which encodes a few short sentences at a time."""
+    if not model.training:
+        yield model
+        return
+    model.eval()
+    try:
+        yield model
+    finally:
+        model.train()
+
 
 def make_optimizer(model, lr, weight_decay, eps=1e-6, lr_scale=lambda name: 1.0):
     """AdamW; as in BERT, biases and LayerNorm weights (the 1-dimensional tensors) get no weight decay.

@@ -17,16 +17,15 @@ random word vectors is a bag of words), which is why the run measures them at st
 """
 from dataclasses import dataclass
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
-from data import LABELS, PAD_ID
-from agree.encoded_pairs import load_encoded_pairs
-from metrics import spearman
 from agree.datasets import split_pairs
+from agree.encoded_pairs import load_encoded_pairs
+from agree.training import autocast, evaluation_mode
+from data import LABELS, PAD_ID, by_length
+from metrics import spearman
 from sbert import pool
-from agree.training import autocast
 
 
 @dataclass(frozen=True)
@@ -51,15 +50,11 @@ class TransferSignals:
                                                         config.seed)
 
     def __call__(self, encoder, device, precision="auto"):
-        was_training = encoder.training
-        encoder.eval()
-        try:
+        with evaluation_mode(encoder):
             embed = lambda ids: embed_all(encoder, ids, self.config.batch_size, device, precision)
             sts = F.cosine_similarity(embed(self.sts.first), embed(self.sts.second), dim=-1)
             train = probe_features(embed(self.probe_train.first), embed(self.probe_train.second))
             test = probe_features(embed(self.probe_test.first), embed(self.probe_test.second))
-        finally:
-            encoder.train(was_training)
         accuracy = probe_accuracy(train, torch.from_numpy(self.probe_train.labels), test,
                                   torch.from_numpy(self.probe_test.labels), self.config)
         return {"sts_spearman": 100 * spearman(sts.tolist(), self.sts.scores.tolist()),
@@ -69,10 +64,8 @@ class TransferSignals:
 @torch.no_grad()  # not inference_mode: the probe's fit needs the embeddings as ordinary tensors
 def embed_all(encoder, ragged_ids, batch_size, device, precision):
     """Mean-pooled embeddings (N, d) of every sequence of an encoded_pairs.RaggedIds, shortest first to pad little."""
-    order = np.argsort(ragged_ids.lengths(), kind="stable")
     embeddings = torch.empty(len(ragged_ids), encoder.config.d_model)
-    for start in range(0, len(order), batch_size):
-        chosen = order[start:start + batch_size]
+    for chosen in by_length(ragged_ids.lengths(), batch_size):
         ids = ragged_ids.padded(chosen).to(device)
         with autocast(device, precision):
             hidden = encoder(ids)  # (B, T, d)

@@ -3,7 +3,8 @@ import dataclasses
 import pytest
 import torch
 
-from bert import BERT, IGNORE_INDEX, PAD_ID, BertConfig, BertForPreTraining, pretraining_loss
+from bert import BERT, IGNORE_INDEX, BertConfig, BertForPreTraining, pretraining_loss
+from data import PAD_ID
 
 VOCAB = 50
 

@@ -4,8 +4,7 @@ import xml.etree.ElementTree as ElementTree
 
 import pytest
 
-from agree.charts import (bar_chart, confusion_matrix_chart, line_chart, nice_ticks, training_charts,
-                    write_svg)
+from agree.charts import bar_chart, confusion_matrix_chart, line_chart, nice_ticks, training_charts, write_svg
 
 SVG = "{http://www.w3.org/2000/svg}"
 HOSTILE_NAME = '<script>alert("x")</script> & co'

@@ -5,14 +5,13 @@ import zipfile
 import numpy as np
 import pytest
 import torch
-
-from agree import corpus
-from agree import download
-import masking
-from agree.corpus import CorpusConfig, load_corpus, read_corpus, read_documents
-from masking import ExampleConfig, PretrainingData
-from data import CLS_ID, MASK_ID, PAD_ID, SEP_ID, UNK_ID, tokenize
 from test_download import register_fixture, serve
+
+import masking
+from agree import corpus, download
+from agree.corpus import CorpusConfig, load_corpus, read_corpus, read_documents
+from data import CLS_ID, MASK_ID, PAD_ID, SEP_ID, UNK_ID, tokenize
+from masking import ExampleConfig, PretrainingData
 
 WIKITEXT = """ 
  = Valkyria Chronicles III = 

@@ -7,10 +7,10 @@ import sys
 from pathlib import Path
 
 import torch
-
-from sbert import SentenceBERT
 from test_finetune import fixed_pairs, write_jsonl
 from test_pretrain import stories
+
+from sbert import SentenceBERT
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -6,10 +6,10 @@ import signal
 
 import pytest
 import torch
+from tiny_sbert import tiny_sbert
 
 from agree.web.encoder_process import EncoderProcess, ModelWork
 from agree.web.occlusion import explain
-from tiny_sbert import tiny_sbert
 
 SENTENCES = ["a man is playing guitar", "the dog runs", "a woman is sleeping on the stage .", "the music"]
 PAIRS = [("a man is playing guitar", "the man is sleeping"), ("the dog runs", "a dog runs on the stage .")]

@@ -13,10 +13,10 @@ import torch
 
 import evaluate
 import pretrain
+from agree.encoded_pairs import load_encoded_pairs
 from bert import BertConfig
 from data import LABELS, SPECIAL_TOKENS, Vocab, tokenize
 from metrics import confusion_matrix, format_classification_report, pearson, spearman
-from agree.encoded_pairs import load_encoded_pairs
 from sbert import SentenceBERT, SentenceBertConfig
 
 CPU = torch.device("cpu")

@@ -1,10 +1,10 @@
 """explain.py: each word's effect equals the prediction made directly on the sentence without that word."""
 import pytest
 import torch
-
-from data import CLS_ID, SEP_ID
-from agree.web.occlusion import explain, words_read
 from tiny_sbert import tiny_sbert
+
+from agree.web.occlusion import explain, words_read
+from data import CLS_ID, SEP_ID
 
 PAIRS = [("a man is playing guitar on the stage", "the man is sleeping"),
          ("the dog runs", "a dog is playing music"),

@@ -5,9 +5,9 @@ import math
 
 import torch
 import torch.nn.functional as F
+from test_finetune import fixed_pairs, run_finetune, write_jsonl
 
 from sbert import SentenceBERT, in_batch_contrastive_loss
-from test_finetune import fixed_pairs, run_finetune, write_jsonl
 
 
 def test_contrastive_loss_is_cross_entropy_over_the_batch_hypotheses_for_entailment_rows():

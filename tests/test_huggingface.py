@@ -12,11 +12,11 @@ import pytest
 import torch
 
 from agree.hf import checkpoints as huggingface
-from bert import BertConfig, BertForPreTraining
-from data import SPECIAL_TOKENS, Vocab
 from agree.hf.checkpoints import load_encoder, load_pretraining_model, read_safetensors, write_safetensors
-from sbert import SentenceBERT, SentenceBertConfig, pad
 from agree.hf.wordpiece import WordPiece
+from bert import BertConfig, BertForPreTraining
+from data import SPECIAL_TOKENS, Vocab, pad
+from sbert import SentenceBERT, SentenceBertConfig
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "huggingface"
 EXPECTED = {name: torch.tensor(values) for name, values in
@@ -283,8 +283,8 @@ def test_finetune_evaluate_and_export_a_huggingface_bert(tmp_path, capsys):
     """finetune.py --bert <Hugging Face directory> trains with its WordPiece tokenizer and records it; evaluate.py
     and SentenceBERT.load (what serve.py uses) tokenize with the recorded one; export.py writes it back."""
     import evaluate
-    from agree.hf import export
     import finetune
+    from agree.hf import export
     nli, sts = write_pairs(tmp_path)
     common = ["--data-dir", str(tmp_path), "--cache-dir", str(tmp_path / "cache")]
     finetune.main(["--bert", str(FIXTURES / "tiny-bert"), "--train", str(nli), "--val", str(nli),
@@ -317,8 +317,8 @@ def test_finetune_evaluate_and_export_a_huggingface_bert(tmp_path, capsys):
 
 
 def test_export_a_pretrained_bert(tmp_path):
-    from agree.hf import export
     import pretrain
+    from agree.hf import export
     from agree.pretraining import load_pretrained_bert
     corpus = tmp_path / "stories.txt"
     sentences = ["The man is playing guitar.", "A dog is on stage.", "The woman is playing.", "A man sings."]

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 import torch
 
-from metrics import (UndefinedCorrelation, average_ranks, classification_report, confusion_matrix,
-                     format_classification_report, format_confusion_matrix, pearson, spearman)
+from metrics import UndefinedCorrelation, average_ranks, classification_report, confusion_matrix, \
+                    format_classification_report, format_confusion_matrix, pearson, spearman
 
 NAMES = ["entailment", "neutral", "contradiction"]
 

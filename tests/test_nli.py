@@ -9,12 +9,11 @@ from functools import partial
 
 import numpy as np
 import pytest
-
-from agree import download
-from agree import encoded_pairs
-from agree import datasets as nli
-from data import Vocab, tokenize
 from real_data import real_data
+
+from agree import datasets as nli
+from agree import download, encoded_pairs
+from data import Vocab, tokenize
 
 WORDS = "a man is playing guitar woman sleeps dog runs two people the park".split()
 VOCAB = Vocab.from_counts({word: 1 for word in WORDS}, 100)

@@ -8,11 +8,11 @@ from functools import partial
 import pytest
 import torch
 
-from agree import corpus
 import pretrain
-from agree.pretraining import load_pretrained_bert
+from agree import corpus
 from agree import pretraining as pretraining_step
 from agree import training
+from agree.pretraining import load_pretrained_bert
 from bert import pretraining_loss
 from sbert import SentenceBERT
 

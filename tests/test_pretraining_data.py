@@ -6,12 +6,12 @@ import json
 import numpy as np
 import pytest
 import torch
+from test_corpus import original_ids
 
-from bert import IGNORE_INDEX, BertConfig, BertForPreTraining, pretraining_loss
 from agree.corpus import CorpusConfig, is_nli_source, load_corpus, read_corpus, read_documents, resolve_corpus
+from bert import IGNORE_INDEX, BertConfig, BertForPreTraining, pretraining_loss
 from data import CLS_ID, PAD_ID, SEP_ID
 from masking import ExampleConfig, PretrainingData
-from test_corpus import original_ids
 
 PAIRS = [  # (premise, hypothesis, label): two premises with three hypotheses each, one premise with one
     ("A man plays a guitar on stage.", "A man is playing music.", "entailment"),

@@ -6,7 +6,7 @@ import torch
 
 from agree import pretraining as pretraining_step
 from bert import IGNORE_INDEX, BertConfig, BertForPreTraining
-from masking import collate, Example
+from masking import Example, collate
 
 CPU = torch.device("cpu")
 

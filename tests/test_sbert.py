@@ -1,10 +1,10 @@
 import pytest
 import torch
 
-from bert import BertConfig
-from data import SPECIAL_TOKENS, Vocab
 import sbert
-from sbert import LABELS, SentenceBERT, SentenceBertConfig, SoftmaxLoss, pad, pool, pool_packed
+from bert import BertConfig
+from data import SPECIAL_TOKENS, Vocab, pad
+from sbert import LABELS, SentenceBERT, SentenceBertConfig, SoftmaxLoss, pool, pool_packed
 
 WORDS = "a man woman is playing guitar sleeping on stage the dog runs".split()
 

@@ -5,10 +5,10 @@ import math
 
 import pytest
 import torch
+from tiny_sbert import tiny_sbert
 
 from agree.web import search_index as search
 from agree.web.search_index import SentenceIndex, build_index, read_sentences
-from tiny_sbert import tiny_sbert
 
 SENTENCES = ["a man is playing guitar on stage .", "the dog runs", "a woman is sleeping",
              "the music is performing", "a dog is sleeping on the stage", "the woman runs on the stage",

@@ -12,14 +12,14 @@ from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import quote, urlencode
 
 import pytest
+from tiny_sbert import tiny_sbert
 
+import serve
 from agree.web.occlusion import explain
 from agree.web.pages import EXAMPLES
-from sbert import LABELS, SentenceBERT
 from agree.web.search_index import build_index
-import serve
+from sbert import LABELS, SentenceBERT
 from serve import main, make_server
-from tiny_sbert import tiny_sbert
 
 INJECTION = "<script>alert(1)</script>"
 GUARD_SECONDS = 60  # a client's timeout: only a hung server ever reaches it

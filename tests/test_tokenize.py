@@ -10,11 +10,11 @@ from pathlib import Path
 import nltk
 import pytest
 import regex
+from conftest import PUNKT_FIXTURE
+from real_data import real_data
 
 from agree import nltk_on_re
-from conftest import PUNKT_FIXTURE
 from data import split_sentences, tokenize, use_nltk_data
-from real_data import real_data
 
 SENTENCES = [
     'He said, "I can\'t go," and left.',

@@ -4,14 +4,14 @@ import json
 import numpy as np
 import torch
 import torch.nn.functional as F
+from test_pretrain import OBJECTS, SUBJECTS, VERBS, stories
 
 import pretrain
-from bert import BERT, BertConfig
 from agree.charts import training_charts
+from agree.transfer import TransferConfig, TransferSignals, probe_accuracy
+from bert import BERT, BertConfig
 from data import Vocab, encode_sentence
 from metrics import spearman
-from test_pretrain import OBJECTS, SUBJECTS, VERBS, stories
-from agree.transfer import TransferConfig, TransferSignals, probe_accuracy
 
 
 def sentence(rng):

@@ -4,13 +4,13 @@ import json
 
 import pytest
 import torch
+from test_evaluate import STS_ROWS, write_sts
+from test_finetune import fixed_pairs, run_finetune, write_jsonl
 
 import evaluate
 import wise
-from sbert import SentenceBERT
-from test_evaluate import STS_ROWS, write_sts
-from test_finetune import fixed_pairs, run_finetune, write_jsonl
 from agree.training import MetricsLog
+from sbert import SentenceBERT
 
 
 @pytest.fixture(scope="module")

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from data import SPECIAL_TOKENS, Vocab, encode_sentence
 from agree.hf.wordpiece import WordPiece, basic_words, load_tokenizer, word_pieces
+from data import SPECIAL_TOKENS, Vocab, encode_sentence
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "huggingface" / "wordpiece"
 EXPECTED = json.loads((FIXTURES / "expected.json").read_text(encoding="utf-8"))

@@ -44,7 +44,8 @@ import pretrain  # noqa: E402
 from agree.pretraining import load_pretrained_bert  # noqa: E402
 from data import CLS_ID, SEP_ID, Vocab, tokenize, use_nltk_data  # noqa: E402
 from agree.hf.checkpoints import read_safetensors  # noqa: E402
-from sbert import SentenceBERT, SentenceBertConfig, pad  # noqa: E402
+from data import pad  # noqa: E402
+from sbert import SentenceBERT, SentenceBertConfig  # noqa: E402
 from bert import BertConfig  # noqa: E402
 
 SAME = 1e-5

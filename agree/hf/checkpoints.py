@@ -18,9 +18,9 @@ from pathlib import Path
 import torch
 
 from agree.atomic import atomic_path, atomic_write_json, read_json
-from bert import PAD_ID, BertConfig, BertForPreTraining
-from data import Vocab
 from agree.hf.wordpiece import WordPiece
+from bert import BertConfig, BertForPreTraining
+from data import PAD_ID, Vocab
 
 # --- safetensors: an 8-byte length, a JSON header, the raw tensors -------------------------------------------
 

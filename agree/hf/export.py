@@ -16,11 +16,11 @@ import argparse
 from pathlib import Path
 
 from agree.atomic import atomic_write_json, atomic_write_text, read_json, recover_directory
-from data import LABELS
 from agree.hf.checkpoints import write_bert_directory, write_safetensors
-from agree.pretraining import load_pretrained_bert
-from sbert import SentenceBERT
 from agree.hf.wordpiece import WordPiece, load_tokenizer
+from agree.pretraining import load_pretrained_bert
+from data import LABELS
+from sbert import SentenceBERT
 
 # sentence-transformers' SoftmaxLoss concatenates (u, v), |u - v| and u * v in that order, each optional: the
 # order of agree's FEATURES, so the classifier's weight matrix carries over unchanged.
