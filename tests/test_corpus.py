@@ -5,7 +5,8 @@ import zipfile
 import numpy as np
 import pytest
 import torch
-from test_download import register_fixture, serve
+from fixture_server import register_fixture, serve
+from stories import original_ids
 
 import masking
 from agree import corpus, download
@@ -159,14 +160,6 @@ def test_wikitext_name_downloads_through_the_mirror_and_reads_the_raw_train_file
 
 
 # --- Pre-training examples -----------------------------------------------------------------------------------
-
-def original_ids(batch):
-    """input_ids with the masked words put back."""
-    ids = batch["input_ids"].clone()
-    used = batch["masked_labels"] != -100
-    rows = torch.arange(len(ids)).unsqueeze(1).expand_as(used)
-    ids[rows[used], batch["masked_positions"][used]] = batch["masked_labels"][used]
-    return ids
 
 
 def test_layout_segments_padding_and_next_sentence_pairs_match_the_source_text(tmp_path):

@@ -7,8 +7,8 @@ import sys
 from pathlib import Path
 
 import torch
-from test_finetune import fixed_pairs, write_jsonl
-from test_pretrain import stories
+from stories import stories
+from training_pairs import fixed_pairs, write_jsonl
 
 from sbert import SentenceBERT
 

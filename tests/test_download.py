@@ -1,16 +1,13 @@
 """download.py against a local HTTP server (127.0.0.1, ephemeral port) that serves archives built here."""
 import dataclasses
-import hashlib
-import http.server
 import io
 import tarfile
-import threading
 import urllib.request
 import zipfile
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from fixture_server import register_fixture, serve
 
 from agree import download
 from agree.download import DownloadError, dataset_file, download_url, ensure_dataset
@@ -20,57 +17,12 @@ SNLI_FILES = {f"snli_1.0/snli_1.0_{split}.jsonl": f'{{"split": "{split}"}}\n' * 
 
 # --- A local server and fixture archives (test_corpus.py uses these too) -------------------------------------
 
-class _Handler(http.server.SimpleHTTPRequestHandler):
-    """Serves files from the server's folder; like wikitext.smerity.com, it refuses Python's default agent.
-    Paths under /short/ announce the full size but send only half of the file, then hang up."""
-
-    def do_GET(self):
-        self.server.requests.append(self.path)
-        if self.headers.get("User-Agent", "").startswith("Python-urllib"):
-            self.send_error(403)
-        elif self.path.startswith("/short/"):
-            body = (Path(self.directory) / self.path.removeprefix("/short/")).read_bytes()
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body[:len(body) // 2])
-            self.close_connection = True
-        else:
-            super().do_GET()
-
-    def log_message(self, *args):
-        pass
-
-
-@contextmanager
-def serve(directory):
-    """Yield (base URL, list of requested paths) of a server for `directory` running in a thread."""
-    def handler(*args):
-        return _Handler(*args, directory=str(directory))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    server.requests = []
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/", server.requests
-    finally:
-        server.shutdown()
-        server.server_close()
-
 
 def write_zip(path, files, compression=zipfile.ZIP_DEFLATED):
     with zipfile.ZipFile(path, "w", compression) as zipped:
         for name, text in files.items():
             zipped.writestr(name, text)
     return path
-
-
-def register_fixture(monkeypatch, name, archive_path, with_checksum=True):
-    """Point the registry entry at the fixture archive's own size and SHA-256 (or at none)."""
-    data = Path(archive_path).read_bytes()
-    checksum = dict(sha256=hashlib.sha256(data).hexdigest(), size=len(data)) if with_checksum else \
-        dict(sha256=None, size=None)
-    monkeypatch.setitem(download.DATASETS, name, dataclasses.replace(download.DATASETS[name], **checksum))
 
 
 def all_files(directory):

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 import torch
-from test_nli import VOCAB, encode, load, write_local_nli, write_sick
+from nli_files import VOCAB, encode, load, write_local_nli, write_sick
 
 from agree import encoded_pairs
 from data import CLS_ID, PAD_ID, SEP_ID, Vocab, tokenize

@@ -5,7 +5,7 @@ import math
 
 import torch
 import torch.nn.functional as F
-from test_finetune import fixed_pairs, run_finetune, write_jsonl
+from training_pairs import fixed_pairs, run_finetune, write_jsonl
 
 from sbert import SentenceBERT, in_batch_contrastive_loss
 

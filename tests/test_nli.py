@@ -9,32 +9,18 @@ from functools import partial
 
 import numpy as np
 import pytest
+from nli_files import VOCAB, WORDS, encode, load, write_jsonl, write_local_nli, write_sick
 from real_data import real_data
 
 from agree import datasets as nli
-from agree import download, encoded_pairs
-from data import Vocab, tokenize
-
-WORDS = "a man is playing guitar woman sleeps dog runs two people the park".split()
-VOCAB = Vocab.from_counts({word: 1 for word in WORDS}, 100)
-
-
-def write_jsonl(path, records):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("".join((r if isinstance(r, str) else json.dumps(r)) + "\n" for r in records))
-    return path
+from agree import download
+from data import tokenize
 
 
 def snli_record(label, first="A man is playing guitar.", second="A man sleeps."):
     # The official files carry more fields than the three we read.
     return {"annotator_labels": [label], "captionID": "1.jpg#0", "gold_label": label, "pairID": "1.jpg#0r1n",
             "sentence1": first, "sentence1_binary_parse": "( A man )", "sentence2": second}
-
-
-def load(specs, data_dir, task="nli"):
-    """load_pairs, returning the summary lines as well."""
-    lines = []
-    return nli.load_pairs(specs, data_dir, task, log=lines.append), lines
 
 
 # --- Readers ------------------------------------------------------------------------------------------------
@@ -57,24 +43,6 @@ def test_mnli_jsonl_and_unknown_labels_are_counted(tmp_path):
     pairs, lines = load("mnli:dev_mismatched", tmp_path)
     assert pairs.labels.tolist() == [2] and pairs.second == ["Nobody runs."]
     assert lines == ["mnli:dev_mismatched: kept 1 pairs, skipped 1 (label 'hidden': 1)"]
-
-
-SICK_HEADER = ("pair_ID\tsentence_A\tsentence_B\tentailment_label\trelatedness_score\tentailment_AB\t"
-               "entailment_BA\tsentence_A_original\tsentence_B_original\tsentence_A_dataset\t"
-               "sentence_B_dataset\tSemEval_set")
-
-
-def write_sick(data_dir):
-    rows = [(1, "A man is playing.", "A man plays.", "ENTAILMENT", "4.5", "TRAIN"),
-            (2, "A dog runs.", "A dog sleeps.", "CONTRADICTION", "2.1", "TRIAL"),
-            (3, "Two people walk.", "A woman sleeps.", "NEUTRAL", "1.2", "TRAIN"),
-            (4, "A woman sleeps.", "Someone sleeps.", "ENTAILMENT", "3.9", "TEST")]
-    lines = [SICK_HEADER] + [f"{i}\t{a}\t{b}\t{label}\t{score}\tA_x_B\tB_x_A\t{a}\t{b}\tFLICKR\tFLICKR\t{split}"
-                             for i, a, b, label, score, split in rows]
-    path = data_dir / "SICK" / "SICK.txt"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(("\r\n".join(lines) + "\r\n").encode())
-    return path
 
 
 def test_sick_splits_by_semeval_set_with_crlf_lines(tmp_path):
@@ -223,16 +191,6 @@ def test_a_missing_snli_split_is_downloaded_from_the_mirror(tmp_path, local_serv
 
 
 # --- A validation split by premise, of the text and of the token ids ------------------------------------------
-
-def write_local_nli(path, count=40):
-    """`count` pairs with sentences of many different lengths and all three labels."""
-    return write_jsonl(path, [{"premise": " ".join(["a man"] * (1 + i % 7)) + " is playing .",
-                               "hypothesis": " ".join(["the dog"] * (1 + (i * 5) % 11)) + " runs .",
-                               "label": i % 3} for i in range(count)])
-
-
-def encode(spec, data_dir, cache_dir, max_len=16, vocab=VOCAB):
-    return encoded_pairs.load_encoded_pairs(spec, vocab, max_len, data_dir, cache_dir=cache_dir, log=lambda line: None)
 
 
 def test_split_pairs_is_deterministic_and_disjoint(tmp_path):

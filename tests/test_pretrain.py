@@ -1,12 +1,12 @@
 import json
 import os
-import random
 import re
 import signal
 from functools import partial
 
 import pytest
 import torch
+from stories import stories
 
 import pretrain
 from agree import corpus
@@ -15,21 +15,6 @@ from agree import training
 from agree.pretraining import load_pretrained_bert
 from bert import pretraining_loss
 from sbert import SentenceBERT
-
-SUBJECTS = ["the cat", "a dog", "the old man", "my sister", "the teacher", "a bird"]
-VERBS = ["sees", "likes", "finds", "follows", "paints", "hears"]
-OBJECTS = ["the river", "a red ball", "the small house", "an apple", "the garden", "a green tree"]
-
-
-def stories():
-    """Documents of simple sentences in which each subject always does the same thing: a masked word is
-    predictable from its neighbours. One paragraph per document, a blank line between documents."""
-    rng = random.Random(0)
-    documents = []
-    for _ in range(60):
-        chosen = [rng.randrange(len(SUBJECTS)) for _ in range(rng.randint(4, 9))]
-        documents.append(" ".join(f"{SUBJECTS[k].capitalize()} {VERBS[k]} {OBJECTS[k]}." for k in chosen))
-    return "\n\n".join(documents) + "\n"
 
 
 @pytest.fixture(scope="module")

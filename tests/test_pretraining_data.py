@@ -6,7 +6,7 @@ import json
 import numpy as np
 import pytest
 import torch
-from test_corpus import original_ids
+from stories import original_ids
 
 from agree.corpus import CorpusConfig, is_nli_source, load_corpus, read_corpus, read_documents, resolve_corpus
 from bert import IGNORE_INDEX, BertConfig, BertForPreTraining, pretraining_loss

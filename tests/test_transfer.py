@@ -4,7 +4,7 @@ import json
 import numpy as np
 import torch
 import torch.nn.functional as F
-from test_pretrain import OBJECTS, SUBJECTS, VERBS, stories
+from stories import OBJECTS, SUBJECTS, VERBS, stories
 
 import pretrain
 from agree.charts import training_charts
