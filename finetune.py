@@ -20,6 +20,7 @@ from tqdm import tqdm
 
 from agree import distributed
 from agree.atomic import atomic_write_json, replace_directory
+from agree.contrastive import in_batch_contrastive_loss
 from agree.datasets import load_pairs, split_pairs
 from agree.encoded_pairs import batches_per_epoch, evaluation_batches, load_encoded_pairs, training_batches
 from agree.training import Budget, MetricsLog, StopRequest, add_common_arguments, autocast, check_resume, \
@@ -27,7 +28,7 @@ from agree.training import Budget, MetricsLog, StopRequest, add_common_arguments
                            set_learning_rate, training_state, warmup_then_linear_decay
 from bert import BertConfig
 from data import Vocab, tokenize, use_nltk_data
-from sbert import FEATURES, POOLINGS, SentenceBERT, SentenceBertConfig, in_batch_contrastive_loss
+from sbert import FEATURES, POOLINGS, SentenceBERT, SentenceBertConfig
 
 
 def parse_args(argv=None):

@@ -15,10 +15,11 @@ import numpy as np
 import torch
 
 from agree.atomic import read_json, recover_directory
+from agree.contrastive import ranking_loss
 from agree.training import autocast, evaluation_mode
 from bert import IGNORE_INDEX, BertConfig, BertForPreTraining, pretraining_loss
 from data import PAD_ID, by_length, length_sorted_batches
-from sbert import pool, ranking_loss
+from sbert import pool
 
 NEIGHBOUR_SCALE = 20.0    # cosine multiplier of the neighbour term: finetune.py's --contrastive-scale default
 NEIGHBOUR_CHUNK = 16      # sentences per encoder pass of the neighbour term

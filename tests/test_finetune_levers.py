@@ -7,7 +7,8 @@ import torch
 import torch.nn.functional as F
 from training_pairs import fixed_pairs, run_finetune, write_jsonl
 
-from sbert import SentenceBERT, in_batch_contrastive_loss
+from agree.contrastive import in_batch_contrastive_loss
+from sbert import SentenceBERT
 
 
 def test_contrastive_loss_is_cross_entropy_over_the_batch_hypotheses_for_entailment_rows():
