@@ -13,22 +13,28 @@ args.json, and last/ — the latest state, from which --resume continues exactly
 import argparse
 import math
 from collections import Counter
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
 from agree import distributed
-from agree.atomic import atomic_write_json, replace_directory
+from agree.atomic import atomic_write_json, read_json, replace_directory
 from agree.contrastive import in_batch_contrastive_loss
 from agree.datasets import load_pairs, split_pairs
 from agree.encoded_pairs import batches_per_epoch, evaluation_batches, load_encoded_pairs, training_batches
 from agree.training import Budget, MetricsLog, StopRequest, add_common_arguments, autocast, check_resume, \
                            evaluation_mode, make_optimizer, pick_device, restore_training_state, seed_step, \
-                           set_learning_rate, training_state, warmup_then_linear_decay
+                           set_learning_rate, training_state, warmup_then_linear_decay, without_removed_options
 from bert import BertConfig
 from data import Vocab, tokenize, use_nltk_data
 from sbert import FEATURES, POOLINGS, SentenceBERT, SentenceBertConfig
+
+# Options measured and not adopted, with the defaults at which they changed nothing (agree.training.REMOVED_AT
+# has them): an older run's args.json may name them.
+REMOVED_OPTIONS = {"train_fraction": 1.0, "encoder_lr_scale": 1.0, "freeze_word_embeddings": False,
+                   "head_first_steps": 0, "contrastive_scale": 20.0}
 
 
 def parse_args(argv=None):
@@ -45,29 +51,15 @@ def parse_args(argv=None):
     validation = parser.add_mutually_exclusive_group()
     validation.add_argument("--val", help="validation dataset spec(s); the best model on it is kept")
     validation.add_argument("--val-fraction", type=float, help="hold out this share of --train instead")
-    parser.add_argument("--train-fraction", type=float, default=1.0,
-                        help="train on this share of the training premises, drawn after the validation split "
-                        "(a learning curve; smaller shares are subsets of larger ones) (default: %(default)s)")
     parser.add_argument("--epochs", type=int, default=1, help="(default: %(default)s, as the SBERT paper)")
     parser.add_argument("--eval-every", type=int, default=0,
                         help="also validate every N steps (default: at the end of each epoch only)")
     parser.add_argument("--pooling", choices=POOLINGS, default="mean", help="(default: %(default)s)")
     parser.add_argument("--features", choices=FEATURES, default="u,v,|u-v|",
                         help="what the classifier sees (default: %(default)s)")
-    parser.add_argument("--encoder-lr-scale", type=float, default=1.0, help="the encoder learns at this "
-                        "multiple of --lr, the classifier at --lr: below 1 keeps more of what pre-training "
-                        "learnt (default: %(default)s, as SBERT)")
-    parser.add_argument("--freeze-word-embeddings", action="store_true", help="keep the word embeddings as "
-                        "pre-training left them (a change from SBERT, off by default)")
-    parser.add_argument("--head-first-steps", type=int, default=0, help="train the classifier alone, the encoder "
-                        "frozen, for the first N steps, then both (linear probing then fine-tuning, Kumar et al. "
-                        "2022: a trained head moves the pre-trained features less); 0 trains both from the start "
-                        "(default: %(default)s, as SBERT)")
     parser.add_argument("--contrastive-weight", type=float, default=0.0, help="add this times an in-batch "
                         "contrastive loss on the entailment pairs (sbert.in_batch_contrastive_loss; "
                         "supervised SimCSE) to SoftmaxLoss; 0 trains SBERT's objective alone (default: %(default)s)")
-    parser.add_argument("--contrastive-scale", type=float, default=20.0,
-                        help="cosine multiplier of the contrastive loss (default: %(default)s)")
     parser.add_argument("--dropout", type=float, default=0.1,
                         help="dropout in the encoder while fine-tuning (default: %(default)s, as BERT)")
     parser.add_argument("--preset", choices=["tiny", "small", "base"], default="small",
@@ -76,12 +68,7 @@ def parse_args(argv=None):
                         "checkpoint's, for a like-for-like comparison); default: built from --train")
     parser.add_argument("--vocab-size", type=int, default=30000, help="with --bert none and no --vocab")
     add_common_arguments(parser, batch_size=16, lr=2e-5, warmup_fraction=0.1)
-    args = parser.parse_args(argv)
-    if args.head_first_steps < 0:
-        parser.error(f"--head-first-steps must be 0 or more, got {args.head_first_steps}")
-    if not 0 < args.train_fraction <= 1:
-        parser.error(f"--train-fraction must be above 0 and at most 1, got {args.train_fraction}")
-    return args
+    return parser.parse_args(argv)
 
 
 # --- Model and data -----------------------------------------------------------------------------------------
@@ -110,10 +97,6 @@ def load_data(args, model):
         val = encode(args.val)
     elif args.val_fraction:
         train, val = split_pairs(train, args.val_fraction, args.seed)
-    if args.train_fraction != 1:
-        # Hold out the rest: the same seed orders the premises the same way for every share, so a smaller
-        # share keeps a subset of a larger one's premises and the points of a learning curve are nested.
-        train, _ = split_pairs(train, 1 - args.train_fraction, args.seed)
     return train, val
 
 
@@ -181,16 +164,13 @@ def train(args):
     use_nltk_data(args.data_dir)
     with distributed.main_first(cluster):  # rank 0 tokenizes and caches, the others read the cache
         check_resume(args.out, args.resume, "last/trainer.pt")
+        if args.resume and Path(args.out, "args.json").exists():  # a run of an older version may name them
+            without_removed_options(read_json(Path(args.out, "args.json")), REMOVED_OPTIONS, Path(args.out, "args.json"))
         torch.manual_seed(args.seed)  # every rank starts from the same weights
         model = SentenceBERT.load(f"{args.out}/last") if args.resume else build_model(args)
         train_pairs, val = load_data(args, model)
     model.to(device).train()
-    train_encoder(model, True, args.freeze_word_embeddings)  # before the optimizer, which leaves frozen ones out
-    optimizer = make_optimizer(model, args.lr, args.weight_decay, lr_scale=lambda name: args.encoder_lr_scale
-                               if name.startswith("bert.") else 1.0)
-    if cluster.distributed and args.head_first_steps:
-        raise SystemExit("--head-first-steps runs in one process only: the data-parallel wrapper expects the same "
-                         "parameters to learn at every step")
+    optimizer = make_optimizer(model, args.lr, args.weight_decay)
     metrics = MetricsLog(f"{args.out}/metrics.jsonl")
     per_epoch = batches_per_epoch(train_pairs, args.batch_size, min_batch=cluster.world_size)
     total_steps = min(args.epochs * per_epoch, args.max_steps or math.inf)
@@ -214,15 +194,11 @@ def train(args):
                 break
             lr = args.lr * warmup_then_linear_decay(run_progress, args.warmup_fraction)
             set_learning_rate(optimizer, lr)
-            if args.head_first_steps:
-                train_encoder(model, run.step >= args.head_first_steps, args.freeze_word_embeddings)
             seed_step(args.seed, run.step, cluster.rank)  # dropout masks
             labels = batch["labels"].to(device)
             with autocast(device, args.precision):
                 logits, u, v = trained(batch["first_ids"].to(device), batch["second_ids"].to(device))
-            loss = F.cross_entropy(logits.float(), labels)
-            if args.contrastive_weight:
-                loss = loss + args.contrastive_weight * in_batch_contrastive_loss(u, v, labels, args.contrastive_scale)
+            loss = F.cross_entropy(logits.float(), labels) + args.contrastive_weight * in_batch_contrastive_loss(u, v, labels)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), args.clip_norm)
@@ -245,15 +221,6 @@ def train(args):
     if cluster.is_main:
         finish(args, model, optimizer, run, budget, val, metrics, device, stop.requested, validated_at)
     distributed.leave(cluster)
-
-
-def train_encoder(model, learning, freeze_word_embeddings):
-    """Let the encoder learn, or hold it as it is while the classifier learns alone (--head-first-steps). A
-    frozen parameter gets no gradient, and AdamW skips it; the word embeddings stay frozen with
-    --freeze-word-embeddings."""
-    for parameter in model.bert.parameters():
-        parameter.requires_grad_(learning)
-    model.bert.embeddings.token.weight.requires_grad_(learning and not freeze_word_embeddings)
 
 
 def start_log(args, model, metrics, run, train_pairs, val):

@@ -21,7 +21,6 @@ from bert import IGNORE_INDEX, BertConfig, BertForPreTraining, pretraining_loss
 from data import PAD_ID, by_length, length_sorted_batches
 from sbert import pool
 
-NEIGHBOUR_SCALE = 20.0    # cosine multiplier of the neighbour term: finetune.py's --contrastive-scale default
 NEIGHBOUR_CHUNK = 16      # sentences per encoder pass of the neighbour term
 
 
@@ -100,7 +99,7 @@ def neighbour_loss(encoder, pairs, device, precision="auto"):
         with autocast(device, precision):
             embeddings[torch.from_numpy(chosen)] = pool(encoder(ids).float(), ids != PAD_ID, "mean")  # kept in the graph
     u, v = embeddings.split(len(pairs[0]))
-    return ranking_loss(u, v, torch.arange(len(u), device=device), NEIGHBOUR_SCALE)
+    return ranking_loss(u, v, torch.arange(len(u), device=device))
 
 
 # --- Held-out evaluation and checkpoints (pretrain.py, evaluate.py) ------------------------------------------

@@ -60,19 +60,14 @@ def evaluation_mode(model):
         model.train()
 
 
-def make_optimizer(model, lr, weight_decay, eps=1e-6, lr_scale=lambda name: 1.0):
+def make_optimizer(model, lr, weight_decay, eps=1e-6):
     """AdamW; as in BERT, biases and LayerNorm weights (the 1-dimensional tensors) get no weight decay.
-    `lr_scale(parameter name)` lets parts of the model learn at a multiple of the schedule's rate (see
-    set_learning_rate); frozen parameters (requires_grad False) are left out.
     fused=True updates all parameters in one kernel instead of a dozen small operations per tensor: the
-    same arithmetic, and a fifth of a fine-tuning step on a CPU (benchmarks/throughput.py)."""
+    same arithmetic, in less time on a CPU (benchmarks/throughput.py)."""
     groups = {}
-    for name, parameter in model.named_parameters():
-        if parameter.requires_grad:
-            decay = weight_decay if parameter.dim() >= 2 else 0.0
-            groups.setdefault((decay, lr_scale(name)), []).append(parameter)
-    groups = [{"params": params, "weight_decay": decay, "lr_scale": scale}
-              for (decay, scale), params in groups.items()]
+    for parameter in filter(lambda parameter: parameter.requires_grad, model.parameters()):  # frozen: left out
+        groups.setdefault(weight_decay if parameter.dim() >= 2 else 0.0, []).append(parameter)
+    groups = [{"params": params, "weight_decay": decay} for decay, params in groups.items()]
     return torch.optim.AdamW(groups, lr=lr, betas=(0.9, 0.999), eps=eps, fused=True)
 
 
@@ -86,7 +81,7 @@ def warmup_then_linear_decay(progress, warmup_fraction):
 
 def set_learning_rate(optimizer, lr):
     for group in optimizer.param_groups:
-        group["lr"] = lr * group.get("lr_scale", 1.0)
+        group["lr"] = lr
 
 
 class Budget:
@@ -230,3 +225,21 @@ def check_resume(out, resume, state_file):
         raise SystemExit(f"--resume: no saved run in {out} ({state_file} is missing)")
     if not resume and (out / state_file).exists():
         raise SystemExit(f"{out} already holds a run: add --resume to continue it, or choose another --out")
+
+
+# --- Options that left the product --------------------------------------------------------------------------
+
+REMOVED_AT = "3f767f2"  # the last commit with the options that were measured and not adopted
+
+
+def without_removed_options(saved, removed, path):
+    """An older run's saved arguments (args.json at `path`) without the options that have left since:
+    `removed` maps each to its default. One at its default changed nothing and is dropped; one that was set
+    changed the run, which this code can no longer continue, so it stops with a line that says so."""
+    for name, default in removed.items():
+        if name in saved and saved[name] != default:
+            value = "" if isinstance(saved[name], bool) else f" {saved[name]}"
+            raise SystemExit(f"{path}: the run used --{name.replace('_', '-')}{value}, an option that was "
+                             f"measured and removed; continue or re-run it at commit {REMOVED_AT}")
+    return {name: value for name, value in saved.items() if name not in removed}
+

@@ -73,35 +73,24 @@ def test_out_holds_the_model_that_validated_best_not_the_last(tmp_path, monkeypa
     assert torch.load(out / "last" / "trainer.pt", weights_only=True)["best_val_accuracy"] == 0.75
 
 
-def test_a_training_fraction_keeps_nested_shares_of_premises_and_the_same_validation(tmp_path):
-    data = write_jsonl(tmp_path / "pairs.jsonl", fixed_pairs())  # 16 premises, 4 pairs each
-    model = finetune.build_model(finetune.parse_args(["--bert", "none", "--preset", "tiny", "--train", str(data),
-                                                      "--out", str(tmp_path / "m")]))
+def test_a_run_saved_with_options_since_removed_resumes_when_they_were_at_their_defaults(tmp_path):
+    data = write_jsonl(tmp_path / "pairs.jsonl", fixed_pairs())
+    out = tmp_path / "old"
+    run_finetune(tmp_path, "--train", str(data), "--out", str(out), "--max-steps", "2")
+    saved = json.loads((out / "args.json").read_text())
+    old = {"train_fraction": 1.0, "encoder_lr_scale": 1.0, "freeze_word_embeddings": False, "head_first_steps": 0,
+           "contrastive_scale": 20.0}  # what a run of commit 3f767f2 saved
+    (out / "args.json").write_text(json.dumps({**saved, **old}))
+    run_finetune(tmp_path, "--train", str(data), "--out", str(out), "--max-steps", "3", "--resume")
+    assert torch.load(out / "last" / "trainer.pt", weights_only=True)["step"] == 3
 
-    def split(train_fraction):
-        args = finetune.parse_args(["--bert", "none", "--train", str(data), "--val-fraction", "0.25",
-                                    "--train-fraction", str(train_fraction), "--cache-dir", str(tmp_path / "c"),
-                                    "--out", str(tmp_path / "m"), "--seed", "5"])
-        train, val = finetune.load_data(args, model)
-        return premises(train), premises(val), len(train)
-
-    def premises(pairs):
-        flat, offsets = pairs.first.flat, pairs.first.offsets
-        return {flat[offsets[i]:offsets[i + 1]].tobytes() for i in range(len(pairs))}
-
-    whole, val, _ = split(1.0)
-    half, val_half, pairs_half = split(0.5)
-    quarter, val_quarter, _ = split(0.25)
-    assert val == val_half == val_quarter and not whole & val  # validation does not depend on the share
-    assert (len(whole), len(half), len(quarter)) == (12, 6, 3) and pairs_half == 24  # whole premises
-    assert quarter < half < whole  # nested: each point of a learning curve adds data to the one before
-
-
-@pytest.mark.parametrize("share", ["0", "1.5"])
-def test_a_training_fraction_outside_0_to_1_is_refused(share, capsys):
-    with pytest.raises(SystemExit):
-        finetune.parse_args(["--bert", "none", "--train", "x.jsonl", "--out", "m", "--train-fraction", share])
-    assert "--train-fraction must be above 0 and at most 1" in capsys.readouterr().err
+    (out / "args.json").write_text(json.dumps({**saved, **old, "head_first_steps": 100}))
+    with pytest.raises(SystemExit, match="used --head-first-steps 100, an option that was measured and removed; "
+                                         "continue or re-run it at commit 3f767f2"):
+        run_finetune(tmp_path, "--train", str(data), "--out", str(out), "--max-steps", "4", "--resume")
+    (out / "args.json").write_text(json.dumps({**saved, **old, "freeze_word_embeddings": True}))
+    with pytest.raises(SystemExit, match="used --freeze-word-embeddings, an option"):
+        run_finetune(tmp_path, "--train", str(data), "--out", str(out), "--max-steps", "4", "--resume")
 
 
 def test_an_interrupted_run_resumes_exactly(tmp_path, monkeypatch):

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import torch
 
+from agree import contrastive
 from agree import pretraining as pretraining_step
 from bert import IGNORE_INDEX, BertConfig, BertForPreTraining
 from masking import Example, collate
@@ -69,6 +70,6 @@ def test_the_neighbour_loss_ranks_each_next_sentence_among_the_batch(monkeypatch
     embed = lambda ids: encoder(torch.tensor([ids]))[0].mean(0)  # each sentence alone, no padding
     u = torch.stack([embed(row) for row in first])
     v = torch.stack([embed(row) for row in second])
-    scores = pretraining_step.NEIGHBOUR_SCALE * torch.nn.functional.cosine_similarity(u[:, None], v[None], dim=-1)
+    scores = contrastive.SCALE * torch.nn.functional.cosine_similarity(u[:, None], v[None], dim=-1)
     expected = -torch.stack([scores[i].log_softmax(0)[i] for i in range(3)]).mean()
     torch.testing.assert_close(loss, expected, rtol=1e-5, atol=1e-5)
