@@ -25,10 +25,14 @@ from agree.corpus import CorpusConfig, load_corpus
 from agree.pretraining import evaluate_heldout, load_pretrained_bert, ratio_or_none, training_loss
 from agree.training import Budget, MetricsLog, StopRequest, add_common_arguments, check_resume, make_optimizer, \
                            pick_device, restore_training_state, seed_step, set_learning_rate, training_state, \
-                           warmup_then_linear_decay
+                           warmup_then_linear_decay, without_removed_options
 from agree.transfer import TransferConfig, TransferSignals
 from bert import BertConfig, BertForPreTraining
 from masking import ExampleConfig, PretrainingData
+
+# Options measured and not adopted, with the defaults at which they changed nothing (agree.training.REMOVED_AT
+# has them): an older run's args.json may name them.
+REMOVED_OPTIONS = {"neighbour_contrastive_from": 0.0}
 
 
 def parse_args(argv=None):
@@ -64,10 +68,6 @@ def parse_args(argv=None):
                         "be nearer to the sentence after it in its document than to the batch's other ones "
                         "(in-batch negatives; a batch of such pairs beside every masked-LM batch; not BERT's, "
                         "off by default)")
-    parser.add_argument("--neighbour-contrastive-from", type=float, default=0.0, metavar="F",
-                        help="add the sentence-level term only once the run is this far through its budget "
-                        "(0.5: its second half), so masked words have every step before it (default: "
-                        "%(default)s, from the start)")
     parser.add_argument("--length-passes", type=int, default=1, metavar="K",
                         help="run each batch through the model in K groups of examples of similar length, each "
                         "padded only to its own longest: the same loss and gradients with less arithmetic on "
@@ -99,11 +99,6 @@ def parse_args(argv=None):
     args = parser.parse_args(argv)
     if not args.corpus and not args.resume:
         parser.error("the following arguments are required: --corpus")
-    if not 0 <= args.neighbour_contrastive_from < 1:
-        parser.error(f"--neighbour-contrastive-from is a share of the run in [0, 1); got "
-                     f"{args.neighbour_contrastive_from:g}")
-    if args.neighbour_contrastive_from and not args.neighbour_contrastive_weight:
-        parser.error("--neighbour-contrastive-from needs --neighbour-contrastive-weight above 0")
     return args
 
 
@@ -111,8 +106,10 @@ def parse_args(argv=None):
 
 def resumed_args(args):
     """--resume continues with the saved settings; only the limits and the hardware (device, precision) may be
-    given anew. An option the saved run predates takes its value from this command line."""
-    saved = argparse.Namespace(**{**vars(args), **read_json(Path(args.out) / "args.json")})
+    given anew. An option the saved run predates takes its value from this command line; one it used that has
+    left since stops it (agree.training.without_removed_options)."""
+    path = Path(args.out) / "args.json"
+    saved = argparse.Namespace(**{**vars(args), **without_removed_options(read_json(path), REMOVED_OPTIONS, path)})
     saved.resume = True
     for name in ("max_steps", "max_minutes", "device", "precision"):
         if getattr(args, name) not in (None, "auto"):
@@ -188,11 +185,6 @@ def save_checkpoint(args, model, optimizer, data, step, budget, out=None):
         atomic_write_json(directory / "config.json", config)
 
 
-def neighbour_weight(args, run_progress):
-    """The sentence-level term's weight at this point of the run: 0 before --neighbour-contrastive-from."""
-    return args.neighbour_contrastive_weight if run_progress >= args.neighbour_contrastive_from else 0.0
-
-
 # --- Training -----------------------------------------------------------------------------------------------
 
 def train(args):
@@ -238,7 +230,7 @@ def train(args):
             set_learning_rate(optimizer, lr)
             loss, batch, counts, parts = training_loss(
                 trained, model.bert, data, seed_step(args.seed, step, cluster.rank), batch_size, device,
-                args.precision, args.length_passes, neighbour_weight(args, run_progress))
+                args.precision, args.length_passes, args.neighbour_contrastive_weight)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             # The norm before clipping, logged: when it is above --clip-norm every part of the loss gets a

@@ -1,6 +1,5 @@
 import json
 import os
-import re
 import signal
 from functools import partial
 
@@ -214,6 +213,21 @@ def test_a_run_saved_before_the_precision_option_resumes(tmp_path, text_corpus):
     assert json.loads((out / "config.json").read_text())["step"] == 4  # precision: this command's default
 
 
+def test_a_run_saved_with_an_option_since_removed_resumes_when_it_was_at_its_default(tmp_path, text_corpus):
+    out = tmp_path / "old"
+    run(tmp_path, text_corpus, out, "--max-steps", "2", "--no-nsp", "--neighbour-contrastive-weight", "0.5")
+    saved = json.loads((out / "args.json").read_text())
+    (out / "args.json").write_text(json.dumps({**saved, "neighbour_contrastive_from": 0.0}))  # as 3f767f2 saved
+    pretrain.main(["--out", str(out), "--resume", "--max-steps", "3"])
+    assert json.loads((out / "config.json").read_text())["step"] == 3
+    assert "neighbour_loss" in [r for r in records(out) if "loss" in r][-1]  # the run goes on with its own options
+
+    (out / "args.json").write_text(json.dumps({**saved, "neighbour_contrastive_from": 0.5}))
+    with pytest.raises(SystemExit, match="used --neighbour-contrastive-from 0.5, an option that was measured and "
+                                         "removed; continue or re-run it at commit 3f767f2"):
+        pretrain.main(["--out", str(out), "--resume", "--max-steps", "4"])
+
+
 def test_shape_options_replace_the_presets_sizes_and_the_run_resumes_with_them(tmp_path, text_corpus):
     out = tmp_path / "shaped"
     run(tmp_path, text_corpus, out, "--max-steps", "2", "--layers", "3", "--d-model", "48", "--heads", "3",
@@ -224,22 +238,3 @@ def test_shape_options_replace_the_presets_sizes_and_the_run_resumes_with_them(t
     assert shape == (3, 48, 3, 96) and len(model.bert.layers) == 3
     assert model.config.max_len == 32  # the options not given keep what the command line or preset said
     assert json.loads((out / "config.json").read_text())["step"] == 3
-
-
-def test_the_neighbour_term_can_start_halfway_through_the_run(tmp_path, text_corpus):
-    run(tmp_path, text_corpus, tmp_path / "late", "--max-steps", "4", "--log-every", "1", "--no-nsp",
-        "--neighbour-contrastive-weight", "0.5", "--neighbour-contrastive-from", "0.5")
-    late = [r for r in records(tmp_path / "late") if "loss" in r]
-    # Steps 1 and 2 run at progress 0 and 0.25: masked words alone. Steps 3 and 4 (0.5, 0.75) add the term.
-    assert ["neighbour_loss" in r for r in late] == [False, False, True, True]
-    assert late[0]["loss"] == pytest.approx(late[0]["mlm_loss"], rel=1e-6)
-    assert late[3]["loss"] == pytest.approx(late[3]["mlm_loss"] + 0.5 * late[3]["neighbour_loss"], rel=1e-5)
-
-
-@pytest.mark.parametrize("arguments, message", [
-    (["--neighbour-contrastive-weight", "1", "--neighbour-contrastive-from", "1"], "in \\[0, 1\\); got 1"),
-    (["--neighbour-contrastive-from", "0.5"], "needs --neighbour-contrastive-weight above 0")])
-def test_a_late_neighbour_term_needs_a_weight_and_a_share_below_1(arguments, message, capsys):
-    with pytest.raises(SystemExit):
-        pretrain.parse_args(["--corpus", "x.txt", "--out", "x", *arguments])
-    assert re.search(message, capsys.readouterr().err)
