@@ -101,7 +101,8 @@ def scaled_dot_product_attention(q, k, v, key_mask, dropout):
     """softmax(q kᵀ / √d_head) v, with the keys a query may not see given no weight.
 
     q, k, v: (B, H, T, d_head); key_mask: (B, 1, 1, T), True at real tokens, or (B, 1, T, T), True where
-    query i may see key j (packed sentences, `BERT.forward_packed`); dropout: an nn.Dropout.
+    query i may see key j (several sentences packed into one row, each seeing only itself: the server's
+    agree/web/packing.py); dropout: an nn.Dropout.
     """
     scores = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])  # (B, H, T, T)
     scores = scores.masked_fill(~key_mask, float("-inf"))
@@ -182,9 +183,7 @@ class BERT(nn.Module):
 
     def forward(self, input_ids, segment_ids=None, attention_mask=None):  # (B, T) -> (B, T, d)
         """attention_mask: (B, T), True at real tokens; by default every token that is not [PAD]."""
-        if input_ids.shape[1] > self.config.max_len:
-            raise ValueError(f"sequence of {input_ids.shape[1]} tokens is longer than max_len "
-                             f"{self.config.max_len}")
+        check_length(input_ids.shape[1], self.config)
         if segment_ids is None:
             segment_ids = torch.zeros_like(input_ids)
         if attention_mask is None:
@@ -192,27 +191,18 @@ class BERT(nn.Module):
         key_mask = attention_mask[:, None, None, :]  # (B, 1, 1, T): broadcast over heads and queries
         return self.run_layers(self.embeddings(input_ids, segment_ids), key_mask)
 
-    def forward_packed(self, input_ids, lengths):  # (T,), (N,) -> (T, d)
-        """Sentences packed one after another into a single row, with no padding: input_ids holds their
-        tokens, lengths says how long each is. Every token sees only the tokens of its own sentence and
-        counts its position from that sentence's start, so each sentence gets the vectors forward() gives
-        it alone (up to float rounding), and no arithmetic is spent on padding. Attention then costs T²
-        scores instead of N·L², which is cheap for the few short sentences of a server's batch, where
-        padding to the longest would cost more (SentenceBERT.encode_ids chooses). Segment 0 throughout."""
-        if int(lengths.max()) > self.config.max_len:
-            raise ValueError(f"sequence of {int(lengths.max())} tokens is longer than max_len "
-                             f"{self.config.max_len}")
-        sentence = torch.repeat_interleave(torch.arange(len(lengths), device=input_ids.device), lengths)
-        starts = torch.cumsum(lengths, 0) - lengths  # (N,) where each sentence begins
-        positions = torch.arange(len(input_ids), device=input_ids.device) - starts[sentence]
-        same_sentence = sentence[:, None] == sentence[None, :]  # (T, T): query i may see key j
-        x = self.embeddings(input_ids[None], torch.zeros_like(input_ids)[None], positions)
-        return self.run_layers(x, same_sentence[None, None])[0]
-
-    def run_layers(self, x, key_mask):  # the embedded tokens (B, T, d) through every layer
+    def run_layers(self, x, key_mask):  # (B, T, d) -> (B, T, d)
+        """The embedded tokens through every layer, each query seeing the keys that `key_mask` allows
+        (its shapes: scaled_dot_product_attention)."""
         for layer in self.layers:
             x = layer(x, key_mask)
         return self.final_norm(x)
+
+
+def check_length(length, config):
+    """Refuse a sentence longer than the positions the model has learned."""
+    if length > config.max_len:
+        raise ValueError(f"sequence of {length} tokens is longer than max_len {config.max_len}")
 
 
 def init_weights(module, std):

@@ -5,6 +5,10 @@ over (u, v, |u - v|) decides entailment / neutral / contradiction.
 The encoder is shared ("siamese"): both sentences go through the same weights, so u and v live in the same
 space and the cosine of two embeddings means something after training. The classifier (the paper's
 SoftmaxLoss) is kept and saved with the encoder, so three-way predictions work after loading.
+
+Training calls the model on padded batches of token ids (`forward`: logits, u, v). After training there are
+two questions to ask it: `encode` (sentences -> embeddings) and `predict` (premise and hypothesis -> the
+label, its probabilities and the cosine of the two embeddings). `save` and `load` keep it in a directory.
 """
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,10 +25,6 @@ from bert import BERT, BertConfig
 from data import LABELS, PAD_ID, encode_sentence, length_sorted_batches
 
 POOLINGS = ("mean", "cls", "max")
-# Up to this many tokens in all, `encode_ids` packs the sentences into one row instead of padding them
-# (BERT.forward_packed): a few sentences of mixed length, as a server's batch, waste much of a padded batch,
-# while packing's attention grows with the square of the total. benchmarks/encoder_cost.py measures both.
-PACKED_TOKENS = 256
 # The concatenations of the paper's ablation (its Table 6); "u,v,|u-v|" is the one it recommends.
 FEATURES = ("u,v", "|u-v|", "u*v", "|u-v|,u*v", "u,v,u*v", "u,v,|u-v|", "u,v,|u-v|,u*v")
 
@@ -60,20 +60,6 @@ def pool(hidden, mask, how):
     return (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1)  # padding neither adds nor counts
 
 
-def pool_packed(hidden, lengths, how):
-    """`pool` for sentences packed one after another (BERT.forward_packed): hidden (T, d), lengths (N,) ->
-    (N, d). There is no padding to leave out; each sentence pools its own rows."""
-    starts = torch.cumsum(lengths, 0) - lengths
-    if how == "cls":
-        return hidden[starts]
-    sentence = torch.repeat_interleave(torch.arange(len(lengths), device=hidden.device), lengths)
-    rows = sentence[:, None].expand_as(hidden)
-    empty = hidden.new_zeros(len(lengths), hidden.shape[-1])
-    if how == "max":
-        return empty.scatter_reduce(0, rows, hidden, "amax", include_self=False)
-    return empty.index_add(0, sentence, hidden) / lengths[:, None].to(hidden.dtype)
-
-
 def pair_features(u, v, features):
     """Concatenate the chosen combinations of the two embeddings: (B, d), (B, d) -> (B, k·d)."""
     parts = {"u": u, "v": v, "|u-v|": (u - v).abs(), "u*v": u * v}
@@ -82,7 +68,7 @@ def pair_features(u, v, features):
 
 class SoftmaxLoss(nn.Module):
     """The classification objective o = softmax(Wᵀ(u, v, |u - v|)), W of shape (k·d, 3). Returns logits;
-    the softmax lives in the cross-entropy during training and in `predict` afterwards."""
+    the softmax lives in the cross-entropy during training and in `predictions` afterwards."""
 
     def __init__(self, d_model, features, num_labels=len(LABELS)):
         super().__init__()
@@ -104,6 +90,17 @@ class Prediction:
                 "cosine_similarity": self.cosine_similarity}
 
 
+@torch.inference_mode()
+def predictions(head, u, v):  # (B, d), (B, d) -> [Prediction]
+    """What the trained classifier says of B pairs from their embeddings: the label it scores highest, the
+    probabilities of all three, and the cosine of the two embeddings (which the classifier does not use)."""
+    device = head.classifier.weight.device
+    probabilities = head(u.to(device), v.to(device)).softmax(-1).tolist()  # (B, 3)
+    cosines = F.cosine_similarity(u, v, dim=-1).tolist()  # (B,)
+    return [Prediction(LABELS[max(range(len(LABELS)), key=lambda i: p[i])], dict(zip(LABELS, p)), cosine)
+            for p, cosine in zip(probabilities, cosines)]
+
+
 class SentenceBERT(nn.Module):
     def __init__(self, config, vocab):
         super().__init__()
@@ -115,83 +112,49 @@ class SentenceBERT(nn.Module):
         self.bert = BERT(config.bert)
         self.head = SoftmaxLoss(config.bert.d_model, config.features)
 
-    # --- training-time interface: token ids in, tensors out
-
-    def embed(self, input_ids):  # (B, T) -> (B, d)
-        hidden = self.bert(input_ids)  # one sentence per row, all segment 0
-        return pool(hidden, input_ids != PAD_ID, self.config.pooling)
-
-    def embed_packed(self, ids):  # N lists of token ids -> (N, d)
-        """`embed` without padding: the sentences packed into one row (BERT.forward_packed)."""
-        lengths = torch.tensor([len(sentence) for sentence in ids], device=self.device)
-        tokens = torch.tensor([token for sentence in ids for token in sentence], device=self.device)
-        return pool_packed(self.bert.forward_packed(tokens, lengths), lengths, self.config.pooling)
-
-    def forward(self, first_ids, second_ids):  # (B, T1), (B, T2) -> logits (B, 3), u (B, d), v (B, d)
-        u, v = self.embed(first_ids), self.embed(second_ids)
-        return self.head(u, v), u, v
-
-    # --- text interface
-
     @property
     def device(self):
         return next(self.parameters()).device
 
+    # --- training: padded batches of token ids in, tensors out
+
+    def forward(self, first_ids, second_ids):  # (B, T1), (B, T2) -> logits (B, 3), u (B, d), v (B, d)
+        u, v = self._embed(first_ids), self._embed(second_ids)  # the same encoder for both: siamese
+        return self.head(u, v), u, v
+
+    def _embed(self, input_ids):  # (B, T) -> (B, d)
+        hidden = self.bert(input_ids)  # (B, T, d): one sentence per row, all segment 0
+        return pool(hidden, input_ids != PAD_ID, self.config.pooling)
+
+    # --- after training: sentences in, embeddings and predictions out
+
     def tokenize(self, sentences):
+        """Each sentence as the token ids the model reads: [CLS] words [SEP], cut to fit max_len."""
         return [encode_sentence(self.vocab, s, self.config.bert.max_len) for s in sentences]
 
-    def encode(self, sentences, batch_size=64):
-        """Sentence embeddings (N, d), in the order given. Batches hold sentences of similar length, so
-        little padding is computed."""
-        return self.encode_ids(self.tokenize(sentences), batch_size)
-
     @torch.inference_mode()
-    def encode_ids(self, ids, batch_size=64):
-        """`encode` for sentences already tokenized (lists of token ids): the server tokenizes in the request
-        threads, so that its one model thread only runs the model. Up to PACKED_TOKENS tokens in all (a
-        server's batch) of mixed lengths go through as one packed row, more in padded batches of similar length."""
-        with evaluation_mode(self):  # embeddings are the eval-mode function: no dropout
-            return self._encode_ids(ids, batch_size)
-
-    def _encode_ids(self, ids, batch_size):
-        if ids and sum(map(len, ids)) <= PACKED_TOKENS and len(set(map(len, ids))) > 1:
-            # a server's batch of mixed lengths, where padding would cost more than packing (a lone sentence
-            # or sentences of one length have no padding to save, and packing's mask would cost them)
-            return self.embed_packed(ids).float().cpu()
+    def encode(self, sentences, batch_size=64):
+        """Sentence embeddings (N, d) on the CPU, in the order given. Each sentence is text, or token ids as
+        `tokenize` gives them (the server tokenizes in its request threads). Batches hold sentences of similar
+        length, so little padding is computed."""
+        ids = [self.tokenize([s])[0] if isinstance(s, str) else s for s in sentences]
         embeddings = torch.empty(len(ids), self.config.bert.d_model)
-        for chosen, batch in length_sorted_batches(ids, batch_size):
-            embeddings[torch.from_numpy(chosen)] = self.embed(batch.to(self.device)).float().cpu()
+        with evaluation_mode(self):  # embeddings are the eval-mode function: no dropout
+            for chosen, batch in length_sorted_batches(ids, batch_size):
+                embeddings[torch.from_numpy(chosen)] = self._embed(batch.to(self.device)).float().cpu()
         return embeddings
 
-    def similarity(self, first, second):
-        """Cosine similarity of two sentences, or element-wise of two equally long lists of sentences."""
-        single = isinstance(first, str)
-        u, v = self.encode([first] if single else first), self.encode([second] if single else second)
-        cosine = F.cosine_similarity(u, v, dim=-1)
-        return cosine.item() if single else cosine
-
-    @torch.inference_mode()
     def predict(self, premise, hypothesis):
-        """The trained classifier's verdict on one pair, its class probabilities, and the cosine."""
-        u, v = self.encode([premise, hypothesis])
-        return self.verdict(u, v)
-
-    @torch.inference_mode()
-    def verdict(self, u, v):
-        """`predict` from the two embeddings (d,), (d,), for callers that encode many sentences at once."""
-        return self.verdicts(u[None], v[None])[0]
-
-    @torch.inference_mode()
-    def predict_ids(self, pairs):
-        """`predict` for pairs already tokenized, [(premise ids, hypothesis ids)], encoded as one batch."""
-        embeddings = self.encode_ids([ids for pair in pairs for ids in pair])
-        return self.verdicts(embeddings[0::2], embeddings[1::2])
-
-    def verdicts(self, u, v):  # (B, d), (B, d) -> [Prediction]
-        probabilities = self.head(u.to(self.device), v.to(self.device)).softmax(-1).tolist()
-        cosines = F.cosine_similarity(u, v, dim=-1).tolist()
-        return [Prediction(LABELS[max(range(len(LABELS)), key=lambda i: p[i])], dict(zip(LABELS, p)), cosine)
-                for p, cosine in zip(probabilities, cosines)]
+        """The trained classifier's verdict on a pair, the probabilities of the three labels and the cosine
+        of the two embeddings: a Prediction for two sentences, a list of them for two equally long lists of
+        sentences (encoded together, in batches)."""
+        single = isinstance(premise, str)
+        premises, hypotheses = ([premise], [hypothesis]) if single else (list(premise), list(hypothesis))
+        if len(premises) != len(hypotheses):
+            raise ValueError(f"{len(premises)} premises but {len(hypotheses)} hypotheses")
+        embeddings = self.encode(premises + hypotheses)  # (2N, d): the premises, then the hypotheses
+        found = predictions(self.head, embeddings[:len(premises)], embeddings[len(premises):])
+        return found[0] if single else found
 
     # --- checkpoints
 
@@ -219,9 +182,9 @@ class SentenceBERT(nn.Module):
 
     @classmethod
     def from_pretrained_bert(cls, directory, pooling="mean", features="u,v,|u-v|", dropout=None, weights=True):
-        """Start from a pretrain.py checkpoint or a Hugging Face BERT directory (huggingface.py): its encoder
-        weights and tokenizer, a fresh classifier. `dropout` replaces the pre-training dropout rate when given.
-        weights=False keeps the architecture and tokenizer but not the weights: the baseline that shows what
+        """Start from a pretrain.py checkpoint or a Hugging Face BERT directory (agree/hf/checkpoints.py): its
+        encoder weights and tokenizer, a fresh classifier. `dropout` replaces the pre-training dropout rate when
+        given. weights=False keeps the architecture and tokenizer but not the weights: the baseline that shows what
         pre-training buys."""
         bert_config, tokenizer, read_encoder = pretrained_encoder(Path(directory))
         if dropout is not None:

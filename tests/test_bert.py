@@ -146,32 +146,3 @@ def test_too_long_input_is_refused():
     model = BERT(tiny())
     with pytest.raises(ValueError, match="longer than max_len 64"):
         model(torch.ones(1, 65, dtype=torch.long))
-
-
-@pytest.mark.parametrize("attention", ["written", "fused"])
-@pytest.mark.parametrize("pre_layer_norm", [False, True])
-def test_packed_sentences_get_the_vectors_each_gets_alone(attention, pre_layer_norm):
-    model = BERT(tiny(attention=attention, pre_layer_norm=pre_layer_norm)).eval()
-    generator = torch.Generator().manual_seed(1)
-    sentences = [torch.randint(5, VOCAB, (length,), generator=generator) for length in (7, 3, 11, 1)]
-    packed = model.forward_packed(torch.cat(sentences), torch.tensor([7, 3, 11, 1]))
-    alone = torch.cat([model(sentence[None])[0] for sentence in sentences])
-    assert packed.shape == (22, 32)
-    torch.testing.assert_close(packed, alone, rtol=1e-5, atol=1e-5)
-
-
-def test_a_packed_sentence_does_not_see_its_neighbours():
-    model = BERT(tiny()).eval()
-    first, second = torch.arange(5, 12), torch.arange(20, 24)
-    changed = torch.tensor([30, 31, 32, 33])
-    lengths = torch.tensor([7, 4])
-    before = model.forward_packed(torch.cat([first, second]), lengths)
-    after = model.forward_packed(torch.cat([first, changed]), lengths)
-    torch.testing.assert_close(after[:7], before[:7], rtol=1e-5, atol=1e-6)
-    assert not torch.allclose(after[7:], before[7:]), "the changed sentence itself must change"
-
-
-def test_a_too_long_packed_sentence_is_refused():
-    model = BERT(tiny())
-    with pytest.raises(ValueError, match="longer than max_len 64"):
-        model.forward_packed(torch.ones(70, dtype=torch.long), torch.tensor([5, 65]))

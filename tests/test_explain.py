@@ -1,19 +1,28 @@
-"""explain.py: each word's effect equals the prediction made directly on the sentence without that word."""
+"""agree/web/occlusion.py: each word's effect equals the prediction made directly on the sentence without that word."""
 import pytest
 import torch
 from tiny_sbert import tiny_sbert
 
 from agree.web.occlusion import explain, words_read
+from agree.web.packing import predict_ids
 from data import CLS_ID, SEP_ID
 
 PAIRS = [("a man is playing guitar on the stage", "the man is sleeping"),
          ("the dog runs", "a dog is playing music"),
-         ("a woman", "woman")]
+         ("a woman", "woman"),
+         ("a dog is playing music", "a man is playing guitar on the stage")]  # packed and padded differ a little
 
 
 @pytest.fixture(scope="module")
 def model():
     return tiny_sbert(seed=3)
+
+
+def assert_same_prediction(prediction, wanted):
+    """The same prediction up to float rounding (the server packs the pair into one row; predict pads it)."""
+    assert prediction.label == wanted.label
+    assert prediction.probabilities == pytest.approx(wanted.probabilities, abs=1e-6)
+    assert prediction.cosine_similarity == pytest.approx(wanted.cosine_similarity, abs=1e-6)
 
 
 def without(sentence, i):
@@ -24,7 +33,8 @@ def without(sentence, i):
 @pytest.mark.parametrize("premise, hypothesis", PAIRS)
 def test_each_words_effect_is_the_prediction_on_the_sentence_without_it(model, premise, hypothesis):
     explanation = explain(model, premise, hypothesis)
-    assert explanation.prediction == model.predict(premise, hypothesis)
+    assert explanation.prediction == predict_ids(model, [model.tokenize([premise, hypothesis])])[0]  # as /predict
+    assert_same_prediction(explanation.prediction, model.predict(premise, hypothesis))
     label = explanation.prediction.label
     with_every_word = explanation.prediction.probabilities[label]
     assert [e.word for e in explanation.premise] == premise.split()
@@ -56,7 +66,7 @@ def test_the_json_holds_the_prediction_and_every_word(model):
 def test_one_word_left_out_of_a_one_word_sentence_leaves_cls_and_sep(model):
     explanation = explain(model, "dog", "the dog")
     [effect] = explanation.premise
-    u = model.embed(torch.tensor([[CLS_ID, SEP_ID]]))
+    u = model.encode([[CLS_ID, SEP_ID]])
     v = model.encode(["the dog"])
     probabilities = model.head(u, v).softmax(-1)[0]
     index = list(explanation.prediction.probabilities).index(explanation.prediction.label)

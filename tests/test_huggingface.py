@@ -1,4 +1,4 @@
-"""huggingface.py: a checkpoint made by transformers (tests/fixtures/huggingface, written once by
+"""agree/hf (checkpoints, export): a checkpoint made by transformers (tests/fixtures/huggingface, written once by
 tools/make_hf_fixtures.py) loads through our code and gives transformers' outputs; our checkpoints export and
 load back; what does not map is refused by name. This suite never imports transformers."""
 import json
@@ -15,7 +15,7 @@ from agree.hf import checkpoints as huggingface
 from agree.hf.checkpoints import load_encoder, load_pretraining_model, read_safetensors, write_safetensors
 from agree.hf.wordpiece import WordPiece
 from bert import BertConfig, BertForPreTraining
-from data import SPECIAL_TOKENS, Vocab, pad
+from data import SPECIAL_TOKENS, Vocab
 from sbert import SentenceBERT, SentenceBertConfig
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "huggingface"
@@ -64,8 +64,7 @@ def test_fine_tuning_starts_from_a_huggingface_directory():
     model = SentenceBERT.from_pretrained_bert(FIXTURES / "tiny-bert", dropout=0.0).eval()
     assert model.vocab.split("The man is playing guitar.") == ["the", "man", "is", "play", "##ing", "guitar", "."]
     second_row = EXPECTED["input_ids"][1:, :6]  # the padded row, one sentence in segment A
-    with torch.no_grad():
-        embedding = model.embed(second_row)
+    embedding = model.encode(second_row.tolist())
     torch.testing.assert_close(embedding, EXPECTED["hidden_states"][-1][1, :6].mean(0, keepdim=True), **TOLERANCE)
 
 
@@ -239,8 +238,8 @@ def test_a_model_of_nltk_words_exports_and_imports_as_nltk_words(tmp_path):
     assert tokenizer_config["agree_tokenizer"] == "nltk-words" and tokenizer_config["strip_accents"] is False
     again = SentenceBERT.from_pretrained_bert(tmp_path).eval()
     assert isinstance(again.vocab, Vocab) and again.tokenize(["a man don't"]) == model.tokenize(["a man don't"])
-    ids = pad(model.tokenize(["a man is playing guitar", "don't"]))
-    torch.testing.assert_close(again.embed(ids), model.embed(ids), rtol=0, atol=0)
+    ids = model.tokenize(["a man is playing guitar", "don't"])
+    torch.testing.assert_close(again.encode(ids), model.encode(ids), rtol=0, atol=0)
 
 
 def test_a_model_without_biases_exports_zero_biases(tmp_path):
@@ -281,7 +280,7 @@ def write_pairs(root):
 
 def test_finetune_evaluate_and_export_a_huggingface_bert(tmp_path, capsys):
     """finetune.py --bert <Hugging Face directory> trains with its WordPiece tokenizer and records it; evaluate.py
-    and SentenceBERT.load (what serve.py uses) tokenize with the recorded one; export.py writes it back."""
+    and SentenceBERT.load (what serve.py uses) tokenize with the recorded one; the export writes it back."""
     import evaluate
     import finetune
     from agree.hf import export

@@ -1,10 +1,9 @@
 import pytest
 import torch
 
-import sbert
 from bert import BertConfig
 from data import SPECIAL_TOKENS, Vocab, pad
-from sbert import LABELS, SentenceBERT, SentenceBertConfig, SoftmaxLoss, pool, pool_packed
+from sbert import LABELS, SentenceBERT, SentenceBertConfig, SoftmaxLoss, pool
 
 WORDS = "a man woman is playing guitar sleeping on stage the dog runs".split()
 
@@ -33,35 +32,9 @@ def test_mean_pooling_averages_real_tokens_only():
 def test_embedding_of_a_sentence_does_not_depend_on_batch_padding():
     model = tiny_model().eval()
     short, long = model.tokenize(["a man", "the dog runs on stage"])
-    alone = model.embed(pad([short]))
-    in_batch = model.embed(pad([short, long]))[0]
+    alone = model.encode([short])
+    in_batch = model.encode([short, long])[0]  # one batch, `short` padded to the length of `long`
     torch.testing.assert_close(in_batch, alone[0], rtol=1e-5, atol=1e-6)
-
-
-@pytest.mark.parametrize("how", ["mean", "max", "cls"])
-def test_packed_pooling_equals_padded_pooling(how):
-    hidden = torch.randn(2, 6, 4)
-    mask = torch.tensor([[1, 1, 1, 0, 0, 0], [1, 1, 1, 1, 1, 1]], dtype=torch.bool)
-    packed = torch.cat([hidden[0, :3], hidden[1]])  # the real rows one after another
-    torch.testing.assert_close(pool_packed(packed, torch.tensor([3, 6]), how), pool(hidden, mask, how))
-
-
-@pytest.mark.parametrize("pooling", ["mean", "max", "cls"])
-def test_packed_and_padded_batches_give_the_same_embeddings(pooling, monkeypatch):
-    model = tiny_model(pooling=pooling).eval()
-    ids = model.tokenize(["a man is playing guitar on stage", "the dog", "a woman is sleeping", "runs"])
-    packed = model.encode_ids(ids)  # 23 tokens: packed
-    monkeypatch.setattr(sbert, "PACKED_TOKENS", 0)  # now padded, in batches of similar length
-    padded = model.encode_ids(ids)
-    torch.testing.assert_close(packed, padded, rtol=1e-5, atol=1e-5)
-    torch.testing.assert_close(packed, model.embed_packed(ids), rtol=0, atol=0)  # it did pack
-
-
-def test_sentences_without_padding_to_save_are_not_packed(monkeypatch):
-    model = tiny_model().eval()
-    monkeypatch.setattr(model, "embed_packed", lambda ids: pytest.fail("packed without padding to save"))
-    model.encode_ids(model.tokenize(["a man is playing"]))
-    model.encode_ids(model.tokenize(["a man is playing", "the dog runs on"]))  # one length: no padding
 
 
 def test_head_sees_exactly_u_v_and_their_absolute_difference():
@@ -97,9 +70,30 @@ def test_predict_gives_label_probabilities_and_cosine():
     assert set(prediction.probabilities) == set(LABELS)
     assert sum(prediction.probabilities.values()) == pytest.approx(1.0)
     assert prediction.label == max(prediction.probabilities, key=prediction.probabilities.get)
-    assert prediction.cosine_similarity == pytest.approx(
-        model.similarity("A man is playing guitar.", "A woman is sleeping."))
-    assert model.similarity("the dog runs", "the dog runs") == pytest.approx(1.0)
+    u, v = model.encode(["A man is playing guitar.", "A woman is sleeping."])
+    assert prediction.cosine_similarity == pytest.approx(torch.nn.functional.cosine_similarity(u, v, dim=0).item())
+    assert model.predict("the dog runs", "the dog runs").cosine_similarity == pytest.approx(1.0)
+
+
+def test_predict_on_lists_gives_the_prediction_of_each_pair_in_order():
+    model = tiny_model().eval()
+    premises = ["A man is playing guitar on stage.", "the dog", "a woman is sleeping"]
+    hypotheses = ["the dog runs", "a man is playing guitar", "a woman"]
+    together = model.predict(premises, hypotheses)
+    assert len(together) == 3
+    for prediction, premise, hypothesis in zip(together, premises, hypotheses):
+        alone = model.predict(premise, hypothesis)
+        assert prediction.label == alone.label
+        assert prediction.probabilities == pytest.approx(alone.probabilities, abs=1e-6)
+        assert prediction.cosine_similarity == pytest.approx(alone.cosine_similarity, abs=1e-6)
+    with pytest.raises(ValueError, match="3 premises but 2 hypotheses"):
+        model.predict(premises, hypotheses[:2])
+
+
+def test_encode_takes_text_or_the_token_ids_of_tokenize_alike():
+    model = tiny_model().eval()
+    sentences = ["the dog runs on stage", "a man"]
+    torch.testing.assert_close(model.encode(model.tokenize(sentences)), model.encode(sentences), rtol=0, atol=0)
 
 
 def test_encode_keeps_the_order_of_the_sentences():

@@ -16,6 +16,7 @@ from tiny_sbert import tiny_sbert
 
 import serve
 from agree.web.occlusion import explain
+from agree.web.packing import predict_ids
 from agree.web.pages import EXAMPLES
 from agree.web.search_index import build_index
 from sbert import LABELS, SentenceBERT
@@ -192,8 +193,10 @@ def test_json_prediction_has_the_documented_shape(port, checkpoint):
     assert sum(answer["probabilities"].values()) == pytest.approx(1.0, abs=1e-6)
     assert answer["label"] == max(answer["probabilities"], key=answer["probabilities"].get)
     assert -1.0 <= answer["cosine_similarity"] <= 1.0
-    expected = SentenceBERT.load(checkpoint).predict(pair["premise"], pair["hypothesis"]).to_dict()
+    model = SentenceBERT.load(checkpoint)
+    expected = predict_ids(model, [model.tokenize([pair["premise"], pair["hypothesis"]])])[0].to_dict()
     assert answer == expected  # JSON carries floats exactly
+    assert_same_answer(answer, model.predict(pair["premise"], pair["hypothesis"]).to_dict())
 
 
 def test_form_post_renders_the_answer_with_the_boxes_refilled_and_escaped(port):
@@ -364,6 +367,7 @@ def test_predict_with_explain_adds_each_word_and_is_what_explain_computes(port, 
         assert set(answer["explanation"]["hypothesis"][0]) == {"word", "probability_without", "change"}
     status, _, answer = post_json(port, {**PAIR, "explain": False})
     assert status == 200 and "explanation" not in answer
+    assert answer == {name: value for name, value in expected.items() if name != "explanation"}  # with or without why
 
 
 @pytest.mark.parametrize("path, body", [
@@ -556,8 +560,8 @@ def test_200_requests_from_8_threads_all_get_their_own_answer(port, checkpoint):
 
 
 def assert_same_answer(answer, wanted):
-    """The same prediction up to float rounding: sentences padded in a bigger batch are the same
-    arithmetic, in another order of summation."""
+    """The same prediction up to float rounding: sentences packed into one row or padded in a bigger batch are
+    the same arithmetic, in another order of summation."""
     assert answer["label"] == wanted["label"]
     assert answer["probabilities"] == pytest.approx(wanted["probabilities"], abs=1e-6)
     assert answer["cosine_similarity"] == pytest.approx(wanted["cosine_similarity"], abs=1e-6)

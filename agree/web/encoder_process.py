@@ -1,17 +1,19 @@
 """Everything a request asks of the model, in a process of its own.
 
 Why a process and not a thread: a PyTorch operation on the CPU lets go of Python's global interpreter lock
-while it computes and takes it back when it returns, and a forward pass of the `small` model is some two
-hundred operations. Each time the model's thread wants the lock back while a request thread is running
-Python (reading HTTP, writing JSON, tokenizing), it waits for that thread to give it up, which the
-interpreter asks for only every 5 ms (`sys.getswitchinterval()`). Measured on this project's machine
-(docs/web.md): a forward pass of 8 short sentences that takes 10 ms alone took 194 ms beside one busy Python
-thread. A process has its own interpreter and its own lock, so the model computes while the server talks.
+while it computes and takes it back when it returns, and a forward pass is hundreds of operations. Each time
+the model's thread wants the lock back while a request thread is running Python (reading HTTP, writing JSON,
+tokenizing), it waits until the interpreter makes that thread give it up, which it asks for only once per
+switch interval (`sys.getswitchinterval()`), far longer than most of those operations take. So beside one
+busy Python thread a forward pass takes many times as long as alone (benchmarks/gil_convoy.py measures it;
+docs/web.md has the figures). A process has its own interpreter and its own lock, so the model computes
+while the server talks.
 
-`ModelWork` is that work: the verdicts of tokenized pairs, the nearest sentences of the index to tokenized
-queries, and the explanations of pairs (explain.py). The server calls it directly (serve.py --in-process) or
-through `EncoderProcess`, which sends the arguments through a pipe to a child holding its own `ModelWork` and
-brings back the answers, so that no torch operation runs in the server's process on a request's path.
+`ModelWork` is that work: the predictions of tokenized pairs, the nearest sentences of the index to tokenized
+queries (both packed into one row when that saves padding: packing.py), and the explanations of pairs
+(occlusion.py). The server calls it directly (serve.py --in-process) or through `EncoderProcess`, which
+sends the arguments through a pipe to a child holding its own `ModelWork` and brings back the answers, so
+that no torch operation runs in the server's process on a request's path.
 """
 import multiprocessing
 import os
@@ -23,6 +25,7 @@ from pathlib import Path
 import torch
 
 from agree.web.occlusion import explain
+from agree.web.packing import encode_ids, predict_ids
 from agree.web.search_index import nearest
 
 START_TIMEOUT_SECONDS = 120  # loading torch and the weights; far longer than it takes
@@ -37,11 +40,11 @@ class ModelWork:
 
     def predict_ids(self, pairs):
         """[Prediction] of pairs already tokenized: [(premise ids, hypothesis ids)]."""
-        return self.model.predict_ids(pairs)
+        return predict_ids(self.model, pairs)
 
     def search_ids(self, requests):
         """For each (query's token ids, k), its k nearest rows of the index, best first: [[(row, cosine)]]."""
-        found = nearest(self.embeddings, self.model.encode_ids([ids for ids, _ in requests]),
+        found = nearest(self.embeddings, encode_ids(self.model, [ids for ids, _ in requests]),
                         max(k for _, k in requests))
         return [rows[:k] for rows, (_, k) in zip(found, requests)]
 

@@ -16,7 +16,9 @@ from dataclasses import dataclass
 
 import torch
 
+from agree.web.packing import encode_ids
 from data import UNK_ID, tokenize
+from sbert import predictions
 
 
 @dataclass
@@ -46,12 +48,12 @@ class Explanation:
 def explain(model, premise, hypothesis):
     """The model's prediction for the pair, and what leaving out each word of each sentence does to the
     probability of the predicted label."""
-    u, v = model.encode([premise, hypothesis])
-    prediction = model.verdict(u, v)
+    premise_ids, hypothesis_ids = model.tokenize([premise, hypothesis])
+    u, v = encode_ids(model, [premise_ids, hypothesis_ids])  # as /predict encodes the pair: the same answer
+    prediction = predictions(model.head, u[None], v[None])[0]
     label = list(prediction.probabilities).index(prediction.label)
     with_every_word = prediction.probabilities[prediction.label]
     u, v = u[None].to(model.device), v[None].to(model.device)  # (1, d) each
-    premise_ids, hypothesis_ids = model.tokenize([premise, hypothesis])
     premise_without = probability_without_each_word(
         model, premise_ids, lambda u_without: model.head(u_without, v.expand(len(u_without), -1)), label)
     hypothesis_without = probability_without_each_word(
@@ -66,7 +68,7 @@ def probability_without_each_word(model, ids, score, label):
     shortened = [ids[:i] + ids[i + 1:] for i in range(1, len(ids) - 1)]  # W rows, all of the same length
     if not shortened:
         return []
-    embeddings = model.embed(torch.tensor(shortened, device=model.device)).float()  # (W, d): one batch
+    embeddings = model.encode(shortened, batch_size=len(shortened)).to(model.device)  # (W, d): one batch
     return score(embeddings).softmax(-1)[:, label].tolist()
 
 
