@@ -7,11 +7,11 @@ Endpoints:
     GET  /                  the page: premise and hypothesis boxes, example pairs, the answer and why
     POST /predict           {"premise", "hypothesis"} -> {"label", "probabilities", "cosine_similarity"};
                             with ?explain=1 or "explain": true also "explanation": for each word of each
-                            sentence, the predicted label's probability without it (explain.py). A form post
+                            sentence, the predicted label's probability without it (occlusion). A form post
                             (application/x-www-form-urlencoded) gets the page back instead, unless its Accept
                             header asks for JSON
     GET|POST /search        q, k (1 to 100, default 10) -> {"query", "k", "index", "results": [{"sentence",
-                            "cosine"}]}, best first, over the sentences of --index (search.py); the Search page
+                            "cosine"}]}, best first, over the sentences of --index (search_index); the Search page
                             for browsers and form posts
     GET  /health            {"status": "ok", "model": <name of the model directory>}
     GET  /about             the model card: configuration, training arguments, evaluation report, charts
@@ -22,13 +22,11 @@ with it (a small script asks the JSON API and fills in the answer without reload
 JSON when the Accept header names application/json or the URL holds format=json.
 """
 import argparse
-import json
 import os
 import pickle
-import secrets
 import socket
 import sys
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -36,19 +34,18 @@ import torch
 
 from agree.web.batching import Encoders, EncodingBatcher
 from agree.web.encoder_process import EncoderProcess, ModelWork
+from agree.web.exchange import DATA_POLICY, Exchange
 from agree.web.pages import CHART_NAME, DEFAULT_K, about_page, index_page, search_page
-from agree.web.request_fields import HttpError, flag, parse_fields, parse_form_body, parse_json_body, search_request, \
-                                     sentence_pair
+from agree.web.request_fields import HttpError, flag, parse_fields, search_request, sentence_pair
 from agree.web.search_index import build_index
 from sbert import SentenceBERT
 
-MAX_BODY_BYTES = 64 * 1024
 CLIENT_TIMEOUT_SECONDS = 10  # per socket read or write: a stalled client loses its connection, not the server
 
 
 # --- loading the model ----------------------------------------------------------------------------------
 
-def load_model(directory):
+def load_sentence_bert(directory):
     """The fine-tuned model in `directory`, or SystemExit with a message that says what is wrong."""
     directory = Path(directory)
     if not directory.is_dir():
@@ -61,14 +58,9 @@ def load_model(directory):
 
 # --- the server ------------------------------------------------------------------------------------------
 
-# The page's own script and style carry a fresh random nonce on each response; nothing else may run or style
-# the page, so even text that slipped past escaping could not execute. (A nonce rather than 'unsafe-inline'
-# costs one line here and is what makes the policy worth having.) The page talks only to this server.
-PAGE_POLICY = ("default-src 'none'; script-src 'nonce-{nonce}'; style-src 'nonce-{nonce}'; img-src 'self'; "
-               "connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'")
-DATA_POLICY = "default-src 'none'; frame-ancestors 'none'"  # JSON and SVG: nothing in them may run
-# One encoder process by default: on 2 cores a second halved the batches and answered no more requests a
-# second (docs/web.md); --encoders asks for more where cores are to spare.
+# One encoder process by default: a second answers more requests only with cores of its own to compute on,
+# and otherwise only splits the batches (docs/web.md measures it); --encoders asks for more where cores are
+# to spare.
 ENCODER_PROCESSES = 1
 
 
@@ -140,21 +132,15 @@ def address_family(host):
 def make_server(model, model_dir, host="127.0.0.1", port=8000, quiet=False,
                 client_timeout=CLIENT_TIMEOUT_SECONDS, index=None, encoder_threads=None, encoder_processes=1):
     """A server bound and ready; call serve_forever() on it (port 0 picks a free port). `index`: a
-    search.SentenceIndex for /search, or None. `encoder_threads`: encode in `encoder_processes` processes of
-    their own with that many torch threads each, as serve.py does; None (the default, for tests) encodes in
-    this process."""
+    search_index.SentenceIndex for /search, or None. `encoder_threads`: encode in `encoder_processes`
+    processes of their own with that many torch threads each, as serve.py does; None (the default, for
+    tests) encodes in this process."""
     return AgreeServer((host, port), model, model_dir, quiet, client_timeout, index, encoder_threads,
                        encoder_processes)
 
 
-class Handler(BaseHTTPRequestHandler):
-    # protocol_version stays HTTP/1.0: one request per connection, so a refused body that was never read cannot
-    # be taken for the next request, and no idle keep-alive connection holds a thread.
-    server_version = "agree"
-
-    def setup(self):
-        self.timeout = self.server.client_timeout  # StreamRequestHandler puts it on the socket
-        super().setup()
+class Handler(Exchange):
+    """The routes: which method at which path answers what. Reading bodies and sending answers: Exchange."""
 
     def endpoints(self, path):
         """{method: handler} for a path, or None when nothing lives there."""
@@ -244,72 +230,7 @@ class Handler(BaseHTTPRequestHandler):
             self.send_json(200, {"query": query, "k": k, "index": self.server.index.name,
                                  "results": [{"sentence": s, "cosine": c} for s, c in results]})
 
-    # --- reading requests
-
-    def content_type(self):
-        """The media type of the body; a body without one is taken as JSON, the API's own format."""
-        return self.headers.get("Content-Type", "application/json").split(";")[0].strip().lower()
-
-    def is_form(self):
-        return self.command == "POST" and self.content_type() == "application/x-www-form-urlencoded"
-
-    def read_values(self):
-        """The fields of a POST body, sent as a form or as a JSON object."""
-        if self.is_form():
-            self.form = parse_form_body(self.read_body())
-            return self.form
-        if self.content_type() == "application/json":
-            return parse_json_body(self.read_body())
-        raise HttpError(415, "send application/json or application/x-www-form-urlencoded")
-
-    def wants_html(self):
-        """JSON when the Accept header names it or the URL says format=json; a page for form posts and for
-        browsers otherwise."""
-        accept = self.headers.get("Accept", "")
-        if "application/json" in accept or self.query.get("format") == "json":
-            return False
-        return self.is_form() or (self.command != "POST" and "text/html" in accept)
-
-    def read_body(self):
-        """The body, its size checked before a byte of it is read, so no one can make us hold much memory."""
-        if "Transfer-Encoding" in self.headers:
-            raise HttpError(411, "send the body with a Content-Length, not in chunks")
-        length = self.headers.get("Content-Length")
-        if length is None:
-            raise HttpError(411, "a Content-Length header is required")
-        size = int(length) if length.strip().isascii() and length.strip().isdigit() else -1
-        if size < 0:
-            raise HttpError(400, f"Content-Length must be a number of bytes, not {length!r}")
-        if size > MAX_BODY_BYTES:
-            raise HttpError(413, f"the body is larger than {MAX_BODY_BYTES // 1024} KiB")
-        body = self.rfile.read(size)
-        if len(body) < size:
-            raise HttpError(400, "the body is shorter than its Content-Length")
-        return body
-
-    # --- writing answers
-
-    def send(self, status, body, content_type, headers=()):
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        self.send_header("X-Content-Type-Options", "nosniff")
-        self.send_header("Referrer-Policy", "no-referrer")
-        for name, value in headers:
-            self.send_header(name, value)
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(body)
-
-    def send_json(self, status, value, headers=()):
-        body = json.dumps(value).encode("utf-8")
-        self.send(status, body, "application/json", [("Content-Security-Policy", DATA_POLICY), *headers])
-
-    def send_html(self, status, page, headers=(), **values):
-        nonce = secrets.token_urlsafe(16)
-        body = page(nonce, **values).encode("utf-8")
-        policy = PAGE_POLICY.format(nonce=nonce)
-        self.send(status, body, "text/html; charset=utf-8", [("Content-Security-Policy", policy), *headers])
+    # --- answering errors
 
     def send_error_answer(self, error):
         if self.wants_html() and urlsplit(self.path).path == "/search":
@@ -322,10 +243,6 @@ class Handler(BaseHTTPRequestHandler):
                            hypothesis=str(self.form.get("hypothesis", "")))
         else:
             self.send_json(error.status, {"error": error.message}, error.headers)
-
-    def log_message(self, format, *args):
-        if not self.server.quiet:
-            super().log_message(format, *args)
 
 
 # --- command line --------------------------------------------------------------------------------------
@@ -363,7 +280,7 @@ def parse_args(argv=None):
 def serving_threads():
     """All the cores this process may use but one. The model's thread shares the CPU with the request
     threads (HTTP, JSON, tokenizing); when a forward pass also wants every core, its threads wait for each
-    other at every operation. On 2 cores one torch thread answered faster under 8 clients than two (docs/web.md)."""
+    other at every operation (docs/web.md measures it)."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     return max(1, cores - 1)
 
@@ -389,7 +306,7 @@ def cannot_listen(args, error):
 
 def main(argv=None):
     args = parse_args(argv)
-    model = load_model(args.model)
+    model = load_sentence_bert(args.model)
     try:
         probe_address(args.host, args.port)  # a taken port is said now, not after the index is built
     except OSError as error:
