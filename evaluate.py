@@ -12,7 +12,7 @@ The kind of checkpoint is read from its config.json:
 - "bert" (pretrain.py): masked-LM accuracy, loss and perplexity and next-sentence accuracy on the held-out
   documents, with the run's own corpus, seed, batch size and number of batches, so the numbers are those
   of the run's last evaluation. --sts scores its mean-pooled embeddings (the paper's "avg. BERT" baseline).
-- a Hugging Face BERT directory (huggingface.py; its config.json names no kind): --sts alone, the same way.
+- a Hugging Face BERT directory (agree/hf/checkpoints.py; its config.json names no kind): --sts alone, the same way.
 
 The report is printed and written, each file atomically, into the model directory (or --out):
 report.json (everything), report.md (for people), and SVG charts: confusion_matrix.svg, f1.svg, and
@@ -46,7 +46,7 @@ from sbert import SentenceBERT
 
 DEFAULT_TEST = "snli:test"
 KINDS = {"sbert": "fine-tuned Sentence-BERT (finetune.py)", "bert": "pre-trained BERT (pretrain.py)",
-         "huggingface": "Hugging Face BERT directory (huggingface.py)"}
+         "huggingface": "Hugging Face BERT directory"}
 STS_EMBEDDINGS = {"sbert": "fine-tuned sentence", "bert": "mean-pooled pre-trained BERT (not fine-tuned)",
                   "huggingface": "mean-pooled Hugging Face BERT (not fine-tuned here)"}
 CHART_CAPTIONS = {"confusion_matrix.svg": "confusion matrix", "f1.svg": "F1 per class",

@@ -4,7 +4,7 @@
         [--clients 8] [--requests 400] [--k 10]
 
 For each size N: the first N distinct sentences of Wikipedia (split into sentences with NLTK, 5 to 60 words
-each) go into a one-sentence-per-line file, and search.build_index encodes them from scratch (a fresh cache
+each) go into a one-sentence-per-line file, and search_index.build_index encodes them from scratch (a fresh cache
 directory), timed: sentences per second. Memory: the embedding matrix's bytes (N x d float32) and the growth of
 this process's resident memory over the build (the matrix, the sentences as Python strings, the encoder's
 working memory), both also per 100,000 sentences, and the resident memory of each encoder process (which holds

@@ -1,6 +1,6 @@
 """Export an agree checkpoint as a Hugging Face BERT directory, for transformers and sentence-transformers.
 
-    python export.py --model runs/sbert --out exported/sbert
+    python -m agree.hf.export --model runs/sbert --out exported/sbert
 
 A pre-trained BERT (pretrain.py) becomes a `BertForPreTraining`: encoder, pooler, masked-LM and next-sentence
 heads. A fine-tuned Sentence-BERT (finetune.py) becomes a `BertModel` (its encoder) inside the
@@ -9,7 +9,7 @@ sentence-transformers layout (modules.json, sentence_bert_config.json, 1_Pooling
 file of its own, softmax_loss.safetensors with softmax_loss.json. Every directory gets a README.md that says
 how to load it and, for a model of NLTK words, how transformers' tokenizer splits differently.
 
-Both are written by hand (huggingface.py): neither transformers nor sentence-transformers is needed here.
+Both are written by hand (checkpoints.py): neither transformers nor sentence-transformers is needed here.
 tools/check_huggingface.py loads the result in both and compares the outputs with agree's.
 """
 import argparse
@@ -108,7 +108,7 @@ ids, transformers' BertModel computes what agree computes.
 
 
 def write_readme(out, what, tokenizer, loading):
-    lines = [f"# {Path(out).name}", "", f"Exported by agree's export.py: {what}.", "", "## Loading", "",
+    lines = [f"# {Path(out).name}", "", f"Exported by agree (python -m agree.hf.export): {what}.", "", "## Loading", "",
              loading.replace("DIR", str(out)), ""]
     if not isinstance(tokenizer, WordPiece):
         lines.append(NLTK_WORDS_NOTE.replace("DIR", str(out)))
@@ -123,7 +123,7 @@ def main(argv=None):
     kind = read_json(Path(model_dir) / "config.json").get("kind")
     exporters = {"bert": export_pretrained_bert, "sbert": export_sentence_bert}
     if kind not in exporters:
-        raise SystemExit(f"{model_dir}: a {kind!r} checkpoint; export.py takes those of pretrain.py and "
+        raise SystemExit(f"{model_dir}: a {kind!r} checkpoint; the export takes those of pretrain.py and "
                          "finetune.py")
     out.mkdir(parents=True, exist_ok=True)
     try:

@@ -10,7 +10,7 @@ Two stages (Devlin et al. 2019, after Wu et al. 2016's WordPiece):
    continues it from there, and so on (greedy, longest match first). A word that cannot be covered that way,
    or that is longer than 100 characters, becomes a single [UNK].
 
-A model pre-trained here keeps NLTK's words (data.py); a model imported from Hugging Face (huggingface.py)
+A model pre-trained here keeps NLTK's words (data.py); a model imported from Hugging Face (checkpoints.py)
 uses this. A checkpoint's config.json records which one it uses, and `load_tokenizer` gives that one back,
 so fine-tuning, evaluation, encoding and the web page all tokenize as the model was trained.
 
