@@ -1,12 +1,13 @@
-"""encoder_process.py: what requests ask of the model (verdicts of tokenized pairs, the nearest sentences of the
-index to tokenized queries, explanations of pairs), computed here by ModelWork and in a process of its own by EncoderProcess, gives the
-model's own answers; a failing batch and a stopped process are errors that say so; nothing is left behind."""
+"""agree/web/encoder_process.py: what requests ask of the model (predictions of tokenized pairs, the nearest
+sentences of the index to tokenized queries, explanations of pairs), computed here by ModelWork and in a
+process of its own by EncoderProcess, gives the model's own answers; a failing batch and a stopped process are
+errors that say so; nothing is left behind."""
 import os
 import signal
 
 import pytest
 import torch
-from tiny_sbert import tiny_sbert
+from tiny_sbert import untrained_model
 
 from agree.web.encoder_process import EncoderProcess, ModelWork
 from agree.web.occlusion import explain
@@ -17,7 +18,7 @@ PAIRS = [("a man is playing guitar", "the man is sleeping"), ("the dog runs", "a
 
 @pytest.fixture(scope="module")
 def model():
-    return tiny_sbert()
+    return untrained_model()
 
 
 @pytest.fixture(scope="module")

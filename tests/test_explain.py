@@ -1,7 +1,7 @@
 """agree/web/occlusion.py: each word's effect equals the prediction made directly on the sentence without that word."""
 import pytest
 import torch
-from tiny_sbert import tiny_sbert
+from tiny_sbert import untrained_model
 
 from agree.web.occlusion import explain, words_read
 from agree.web.packing import predict_ids
@@ -15,7 +15,7 @@ PAIRS = [("a man is playing guitar on the stage", "the man is sleeping"),
 
 @pytest.fixture(scope="module")
 def model():
-    return tiny_sbert(seed=3)
+    return untrained_model(seed=3)
 
 
 def assert_same_prediction(prediction, wanted):

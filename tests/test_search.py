@@ -1,11 +1,11 @@
-"""search.py: reading the index's sentences, their cached embeddings, and the top k by cosine."""
+"""agree/web/search_index.py: reading the index's sentences, their cached embeddings, and the top k by cosine."""
 import gzip
 import json
 import math
 
 import pytest
 import torch
-from tiny_sbert import tiny_sbert
+from tiny_sbert import untrained_model
 
 from agree.web import search_index as search
 from agree.web.search_index import SentenceIndex, build_index, read_sentences
@@ -19,7 +19,7 @@ QUERIES = ["a man is playing music", "the dog is sleeping", "woman"]
 
 @pytest.fixture
 def model():
-    return tiny_sbert()
+    return untrained_model()
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import quote, urlencode
 
 import pytest
-from tiny_sbert import tiny_sbert
+from tiny_sbert import untrained_model
 
 import serve
 from agree.web.occlusion import explain
@@ -32,7 +32,7 @@ INDEX_SENTENCES = ["a man is playing guitar on stage .", "the dog runs", "a woma
 def checkpoint(tmp_path_factory):
     """A tiny untrained Sentence-BERT saved the way finetune.py saves one."""
     directory = tmp_path_factory.mktemp("models") / "tiny-sbert"
-    tiny_sbert().save(directory)
+    untrained_model().save(directory)
     return directory
 
 

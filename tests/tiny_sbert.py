@@ -9,7 +9,7 @@ from sbert import SentenceBERT, SentenceBertConfig
 WORDS = "a man woman dog is playing guitar sleeping on stage the music performing runs .".split()
 
 
-def tiny_sbert(seed=0):
+def untrained_model(seed=0):
     vocab = Vocab(SPECIAL_TOKENS + tuple(WORDS))
     torch.manual_seed(seed)
     return SentenceBERT(SentenceBertConfig(BertConfig.preset("tiny", vocab_size=len(vocab))), vocab).eval()
