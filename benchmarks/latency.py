@@ -70,7 +70,7 @@ def run_clients(port, make_job, clients, requests):
 
     The clients run in a process of their own, as a browser or another program would: threads in the
     server's process would hold its interpreter lock for their own HTTP work, and each time the model's worker
-    thread came back from a torch operation it would wait for them (up to the 5 ms switch interval)."""
+    thread came back from a torch operation it would wait for them (up to one `sys.getswitchinterval()`)."""
     jobs = [make_job(number) for number in range(requests)]
     with multiprocessing.get_context("spawn").Pool(1) as pool:
         return pool.apply(client_threads, (port, jobs, clients))

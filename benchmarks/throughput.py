@@ -20,13 +20,13 @@ Three workloads; every contender runs in this one process, on the same threads a
 
 `--precision bf16` runs every contender's forward pass in bf16 autocast (backward follows the forward's
 types; weights and optimizer state stay fp32), to compare the two sides where the matrix multiplies are
-cheap: on a CPU with bf16 matrix units (Intel AMX) they are several times faster than in fp32.
+cheap: on a CPU with bf16 matrix units they are several times faster than in fp32.
 
 Every training step uses training.make_optimizer: the fused AdamW that transformers' Trainer, and so
 SentenceTransformerTrainer, picks by default with torch >= 2.8 (optim="adamw_torch_fused"), with the same
 parameter groups (no weight decay on biases and LayerNorms). Same hyperparameters on both sides.
 
-Why the contenders take turns (A, B, C, A, B, C, ...): this machine is shared and its speed drifts. Taking
+Why the contenders take turns (A, B, C, A, B, C, ...): a shared machine's speed drifts. Taking
 turns exposes every contender to the same drift, and medians ignore the odd step a neighbour slowed down.
 Read the ratios; the absolute numbers move with the load average printed beside them.
 
@@ -82,8 +82,8 @@ def parse_args(argv=None):
                         help="workloads to run (default: all)")
     parser.add_argument("--profile", action="store_true", help="also print where each contender's time goes")
     parser.add_argument("--precision", choices=["fp32", "bf16"], default="fp32", help="every contender's "
-                        "forward pass in fp32, or in bf16 autocast (worth it on CPUs with bf16 matrix units, "
-                        "such as Intel AMX; default: %(default)s)")
+                        "forward pass in fp32, or in bf16 autocast (worth it on CPUs with bf16 matrix units; "
+                        "default: %(default)s)")
     return parser.parse_args(argv)
 
 

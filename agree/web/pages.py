@@ -8,7 +8,7 @@ import json
 import re
 from string import Template
 
-from sbert import LABELS
+from data import LABELS
 
 MAX_FIELD_CHARS = 2000  # the boxes' maxlength; serve.py refuses longer fields too
 DEFAULT_K, MAX_K = 10, 100  # search results: how many unless asked, and the most one may ask for
