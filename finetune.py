@@ -2,7 +2,9 @@
 
 The SBERT paper's classification objective: each sentence is encoded on its own by the shared BERT, mean
 pooled into u and v, and softmax(Wᵀ(u, v, |u - v|)) is trained with cross-entropy on the three labels.
-Defaults follow the paper: batch 16, AdamW at 2e-5, 10% linear warm-up then linear decay, 1 epoch.
+Defaults follow the paper: batch 16, AdamW at 2e-5, 10% linear warm-up then linear decay, 1 epoch. The
+recipe (Makefile) adds one term to that loss: with --contrastive-weight W a step minimises SoftmaxLoss plus
+W times an in-batch ranking of each entailment pair's hypothesis (agree/contrastive.py).
 
     python finetune.py --bert runs/bert --train snli:dev,mnli:dev_matched,sick:train --val sick:trial \\
         --data-dir ../shared/data --out runs/sbert
@@ -24,9 +26,10 @@ from agree.atomic import atomic_write_json, read_json, replace_directory
 from agree.contrastive import in_batch_contrastive_loss
 from agree.datasets import load_pairs, split_pairs
 from agree.encoded_pairs import batches_per_epoch, evaluation_batches, load_encoded_pairs, training_batches
-from agree.training import Budget, MetricsLog, StopRequest, add_common_arguments, autocast, check_resume, \
-                           evaluation_mode, make_optimizer, pick_device, restore_training_state, seed_step, \
-                           set_learning_rate, training_state, warmup_then_linear_decay, without_removed_options
+from agree.training import Budget, MetricsLog, StopRequest, TrainingLog, add_common_arguments, agreed_progress, \
+                           autocast, check_resume, evaluation_mode, for_training, make_optimizer, pick_device, \
+                           restore_training_state, seed_step, set_learning_rate, training_state, \
+                           warmup_then_linear_decay, without_removed_options
 from bert import BertConfig
 from data import Vocab, tokenize, use_nltk_data
 from sbert import FEATURES, POOLINGS, SentenceBERT, SentenceBertConfig
@@ -40,34 +43,42 @@ REMOVED_OPTIONS = {"train_fraction": 1.0, "encoder_lr_scale": 1.0, "freeze_word_
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
-    parser.add_argument("--bert", required=True, help="a pretrain.py checkpoint directory, a Hugging Face BERT "
-                        "directory (config.json, vocab.txt, model.safetensors or pytorch_model.bin; its WordPiece "
-                        "tokenizer comes along), or 'none' to start from random weights (the ablation that shows "
-                        "what pre-training buys)")
-    parser.add_argument("--random-init", action="store_true", help="with a --bert checkpoint: keep its "
-                        "architecture and vocabulary but start from random weights (the like-for-like baseline)")
-    parser.add_argument("--train", required=True, help="dataset specs, comma separated: snli:train, "
-                        "mnli:train, sick:train, a local .jsonl/.tsv/.csv file, ...")
-    validation = parser.add_mutually_exclusive_group()
+    model, data = parser.add_argument_group("model"), parser.add_argument_group("data")
+    training = parser.add_argument_group("training")
+    recipe = parser.add_argument_group("the recipe's addition to SBERT's objective (Makefile; off by default)")
+    evaluation = parser.add_argument_group("validation")
+    hardware = parser.add_argument_group("hardware and logging")
+    model.add_argument("--bert", required=True, help="a pretrain.py checkpoint directory, a Hugging Face BERT "
+                       "directory (config.json, vocab.txt, model.safetensors or pytorch_model.bin; its WordPiece "
+                       "tokenizer comes along), or 'none' to start from random weights (the ablation that shows "
+                       "what pre-training buys)")
+    model.add_argument("--random-init", action="store_true", help="with a --bert checkpoint: keep its "
+                       "architecture and vocabulary but start from random weights (the like-for-like baseline)")
+    model.add_argument("--pooling", choices=POOLINGS, default="mean", help="(default: %(default)s)")
+    model.add_argument("--features", choices=FEATURES, default="u,v,|u-v|",
+                       help="what the classifier sees (default: %(default)s)")
+    model.add_argument("--dropout", type=float, default=0.1,
+                       help="dropout in the encoder while fine-tuning (default: %(default)s, as BERT)")
+    model.add_argument("--preset", choices=["tiny", "small", "base"], default="small",
+                       help="model size with --bert none (default: %(default)s)")
+    model.add_argument("--vocab", help="with --bert none: a vocab.txt to use (e.g. a pre-trained "
+                       "checkpoint's, for a like-for-like comparison); default: built from --train")
+    model.add_argument("--vocab-size", type=int, default=30000, help="with --bert none and no --vocab "
+                       "(default: %(default)s)")
+
+    data.add_argument("--train", required=True, help="dataset specs, comma separated: snli:train, "
+                      "mnli:train, sick:train, a local .jsonl/.tsv/.csv file, ...")
+    validation = data.add_mutually_exclusive_group()
     validation.add_argument("--val", help="validation dataset spec(s); the best model on it is kept")
     validation.add_argument("--val-fraction", type=float, help="hold out this share of --train instead")
-    parser.add_argument("--epochs", type=int, default=1, help="(default: %(default)s, as the SBERT paper)")
-    parser.add_argument("--eval-every", type=int, default=0,
-                        help="also validate every N steps (default: at the end of each epoch only)")
-    parser.add_argument("--pooling", choices=POOLINGS, default="mean", help="(default: %(default)s)")
-    parser.add_argument("--features", choices=FEATURES, default="u,v,|u-v|",
-                        help="what the classifier sees (default: %(default)s)")
-    parser.add_argument("--contrastive-weight", type=float, default=0.0, help="add this times an in-batch "
-                        "contrastive loss on the entailment pairs (sbert.in_batch_contrastive_loss; "
-                        "supervised SimCSE) to SoftmaxLoss; 0 trains SBERT's objective alone (default: %(default)s)")
-    parser.add_argument("--dropout", type=float, default=0.1,
-                        help="dropout in the encoder while fine-tuning (default: %(default)s, as BERT)")
-    parser.add_argument("--preset", choices=["tiny", "small", "base"], default="small",
-                        help="model size with --bert none (default: %(default)s)")
-    parser.add_argument("--vocab", help="with --bert none: a vocab.txt to use (e.g. a pre-trained "
-                        "checkpoint's, for a like-for-like comparison); default: built from --train")
-    parser.add_argument("--vocab-size", type=int, default=30000, help="with --bert none and no --vocab")
-    add_common_arguments(parser, batch_size=16, lr=2e-5, warmup_fraction=0.1)
+    training.add_argument("--epochs", type=int, default=1, help="(default: %(default)s, as the SBERT paper)")
+    add_common_arguments(data, training, hardware, batch_size=16, lr=2e-5, warmup_fraction=0.1)
+
+    recipe.add_argument("--contrastive-weight", type=float, default=0.0, metavar="W", help="add W times an "
+                        "in-batch contrastive loss on the entailment pairs (supervised SimCSE) to SoftmaxLoss; "
+                        "0 trains SBERT's objective alone (default: %(default)s)")
+    evaluation.add_argument("--eval-every", type=int, default=0,
+                            help="also validate every N steps (default: at the end of each epoch only)")
     return parser.parse_args(argv)
 
 
@@ -100,6 +111,20 @@ def load_data(args, model):
     return train, val
 
 
+def prepare(args, cluster):
+    """The model (the same random start on every rank, or the saved one with --resume) and the pairs. Rank 0
+    goes first: it tokenizes and caches, the other ranks read the cache."""
+    with distributed.main_first(cluster):
+        check_resume(args.out, args.resume, "last/trainer.pt")
+        saved = Path(args.out, "args.json")
+        if args.resume and saved.exists():  # a run of an older version may have used an option since removed
+            without_removed_options(read_json(saved), REMOVED_OPTIONS, saved)
+        torch.manual_seed(args.seed)
+        model = SentenceBERT.load(f"{args.out}/last") if args.resume else build_model(args)
+        train_pairs, val = load_data(args, model)
+    return model, train_pairs, val
+
+
 @torch.inference_mode()
 def validate(model, pairs, batch_size, device, precision="auto"):
     loss_sum, correct = 0.0, 0
@@ -129,6 +154,13 @@ class Run:
         return {"epoch": self.epoch, "batch_in_epoch": self.batch_in_epoch,
                 "best_val_accuracy": self.best_val_accuracy}
 
+    def end_epoch_if_done(self, per_epoch):
+        """After the epoch's last batch: count the epoch and return True."""
+        if self.batch_in_epoch < per_epoch:
+            return False
+        self.epoch, self.batch_in_epoch = self.epoch + 1, 0
+        return True
+
 
 def remaining_batches(pairs, args, run, cluster):
     """This rank's share of every global batch still to train, from the run's position on."""
@@ -138,124 +170,117 @@ def remaining_batches(pairs, args, run, cluster):
                                     cluster.world_size)
 
 
-def save_last(args, model, optimizer, run, budget):
-    with replace_directory(f"{args.out}/last") as directory:
-        model.save(directory)
-        torch.save(training_state(optimizer, run.step, budget.elapsed(), **run.to_dict()),
-                   directory / "trainer.pt")
-
-
-def validate_and_save(args, model, optimizer, val, run, budget, metrics, device):
-    """Validate; when the accuracy is the best so far, the model becomes --out's model. Then save the
-    state for --resume."""
-    if val is not None:
-        result = validate(model, val, max(64, args.batch_size), device, args.precision)
-        metrics.append({"step": run.step, "epoch": run.epoch, **result})
-        if result["val_accuracy"] > run.best_val_accuracy:
-            run.best_val_accuracy = result["val_accuracy"]
-            model.save(args.out)
-        tqdm.write(f"step {run.step}: validation accuracy {result['val_accuracy']:.4f} "
-                   f"(best {run.best_val_accuracy:.4f})")
-    save_last(args, model, optimizer, run, budget)
-
-
 def train(args):
     cluster, device = distributed.join(pick_device(args.device))
     use_nltk_data(args.data_dir)
-    with distributed.main_first(cluster):  # rank 0 tokenizes and caches, the others read the cache
-        check_resume(args.out, args.resume, "last/trainer.pt")
-        if args.resume and Path(args.out, "args.json").exists():  # a run of an older version may name them
-            without_removed_options(read_json(Path(args.out, "args.json")), REMOVED_OPTIONS, Path(args.out, "args.json"))
-        torch.manual_seed(args.seed)  # every rank starts from the same weights
-        model = SentenceBERT.load(f"{args.out}/last") if args.resume else build_model(args)
-        train_pairs, val = load_data(args, model)
+    model, train_pairs, val = prepare(args, cluster)
     model.to(device).train()
     optimizer = make_optimizer(model, args.lr, args.weight_decay)
-    metrics = MetricsLog(f"{args.out}/metrics.jsonl")
-    per_epoch = batches_per_epoch(train_pairs, args.batch_size, min_batch=cluster.world_size)
-    total_steps = min(args.epochs * per_epoch, args.max_steps or math.inf)
     run, elapsed = Run(), 0.0
     if args.resume:
         state = restore_training_state(f"{args.out}/last/trainer.pt", optimizer)
         run, elapsed = Run(state), state["elapsed"]
+    per_epoch = batches_per_epoch(train_pairs, args.batch_size, min_batch=cluster.world_size)
+    total_steps = min(args.epochs * per_epoch, args.max_steps or math.inf)
+    metrics = MetricsLog(f"{args.out}/metrics.jsonl")
+    checkpoints = Checkpoints(args, model, optimizer, val, metrics, device, run.step) if cluster.is_main else None
     if cluster.is_main:
-        start_log(args, model, metrics, run, train_pairs, val)
+        checkpoints.start(run, train_pairs)
         print(f"{len(train_pairs):,} training pairs, {per_epoch:,} batches of {args.batch_size} per epoch, "
               f"{total_steps:,} steps; {cluster.world_size} process(es) on {device}")
     budget = Budget(total_steps, args.max_minutes, elapsed_before=elapsed)
-    trained = distributed.wrap(model, cluster, device)
-    trained = torch.compile(trained) if args.compile else trained
-    validated_at, window = run.step, Counter()
-    with StopRequest() as stop, tqdm(total=total_steps, initial=run.step, unit="step",
-                                     disable=not cluster.is_main) as progress:
+    trained = for_training(model, cluster, device, args.compile)
+    with StopRequest() as stop, TrainingLog(metrics, cluster, summarise, show, total_steps, run.step) as log:
         for batch in remaining_batches(train_pairs, args, run, cluster):
-            run_progress, stopping = distributed.agree_max(cluster, [budget.progress(run.step), stop.requested])
-            if run_progress >= 1 or stopping:
+            if (progress := agreed_progress(cluster, budget, run.step, stop)) >= 1:
                 break
-            lr = args.lr * warmup_then_linear_decay(run_progress, args.warmup_fraction)
-            set_learning_rate(optimizer, lr)
+            lr = set_learning_rate(optimizer, args.lr * warmup_then_linear_decay(progress, args.warmup_fraction))
             seed_step(args.seed, run.step, cluster.rank)  # dropout masks
             labels = batch["labels"].to(device)
             with autocast(device, args.precision):
                 logits, u, v = trained(batch["first_ids"].to(device), batch["second_ids"].to(device))
-            loss = F.cross_entropy(logits.float(), labels) + args.contrastive_weight * in_batch_contrastive_loss(u, v, labels)
+            softmax_loss = F.cross_entropy(logits.float(), labels)  # SBERT's classification objective
+            loss = softmax_loss + args.contrastive_weight * in_batch_contrastive_loss(u, v, labels)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), args.clip_norm)
             optimizer.step()
             run.step, run.batch_in_epoch = run.step + 1, run.batch_in_epoch + 1
-            window.update(loss=loss.item() * len(labels), correct=(logits.argmax(-1) == labels).sum().item(),
-                          pairs=len(labels))
-            progress.update()
+            log.add(loss=loss.item() * len(labels), correct=(logits.argmax(-1) == labels).sum().item(),
+                    pairs=len(labels))
             if run.step % args.log_every == 0:
-                log(metrics, window, run, lr, cluster, batch, progress)
-            epoch_ended = run.batch_in_epoch == per_epoch
-            if epoch_ended:
-                run.epoch, run.batch_in_epoch = run.epoch + 1, 0
-            if epoch_ended or (args.eval_every and run.step % args.eval_every == 0):
-                if cluster.is_main:
-                    validate_and_save(args, model, optimizer, val, run, budget, metrics, device)
-                validated_at = run.step
-        if window:
-            log(metrics, window, run, lr, cluster, batch, progress)
+                log.write({"step": run.step, "epoch": run.epoch, "lr": lr}, batch["indices"].tolist())
+            epoch_ended = run.end_epoch_if_done(per_epoch)  # after the line, which counts the step in its epoch
+            if cluster.is_main and (epoch_ended or (args.eval_every and run.step % args.eval_every == 0)):
+                checkpoints.validate_and_save(run, budget)
+        if log.steps:  # the steps since the last line
+            log.write({"step": run.step, "epoch": run.epoch, "lr": lr}, batch["indices"].tolist())
     if cluster.is_main:
-        finish(args, model, optimizer, run, budget, val, metrics, device, stop.requested, validated_at)
+        checkpoints.finish(run, budget, stop.requested)
     distributed.leave(cluster)
 
 
-def start_log(args, model, metrics, run, train_pairs, val):
-    if args.resume:
-        metrics.keep_until(run.step)  # forget what was logged after the checkpoint we continue from
-    else:
-        atomic_write_json(f"{args.out}/args.json", {**vars(args), "train_pairs": len(train_pairs),
-                                                    "val_pairs": len(val) if val else 0,
-                                                    "parameters": sum(p.numel() for p in model.parameters())})
+def summarise(sums, steps, seconds):
+    """A metrics.jsonl line from the sums of the steps since the last one (over all ranks)."""
+    return {"loss": sums["loss"] / sums["pairs"], "train_accuracy": sums["correct"] / sums["pairs"]}
 
 
-def log(metrics, window, run, lr, cluster, batch, progress):
-    """One metrics line for the steps since the last one, summed over all ranks; the window is emptied."""
-    sums = distributed.sum_over_ranks(cluster, dict(window))
-    record = {"step": run.step, "epoch": run.epoch, "lr": lr, "loss": sums["loss"] / sums["pairs"],
-              "train_accuracy": sums["correct"] / sums["pairs"]}
-    if cluster.distributed:  # proof that the ranks train on different pairs
-        record["rank_batches"] = distributed.gather(cluster, batch["indices"].tolist())
-    if cluster.is_main:
-        metrics.append(record)
-        progress.set_postfix(loss=f"{record['loss']:.3f}", acc=f"{record['train_accuracy']:.3f}")
-    window.clear()
+def show(record):
+    """What the progress bar shows of a line."""
+    return {"loss": f"{record['loss']:.3f}", "acc": f"{record['train_accuracy']:.3f}"}
 
 
-def finish(args, model, optimizer, run, budget, val, metrics, device, stopped, validated_at):
-    """A run that ended (not one interrupted) validates once more if its last steps were not validated yet;
-    without validation data its final model is the model. Then save the state for --resume."""
-    if val is None:
-        model.save(args.out)
-    if not stopped and validated_at != run.step:
-        validate_and_save(args, model, optimizer, val, run, budget, metrics, device)
-    else:
-        save_last(args, model, optimizer, run, budget)
-    print(("stopped; continue with --resume. " if stopped else "done. ") +
-          f"{run.step:,} steps in {budget.elapsed() / 60:.1f} min; model in {args.out}")
+# --- Validation and checkpoints (rank 0) --------------------------------------------------------------------
+
+class Checkpoints:
+    """Rank 0's side of the run: args.json, the validations in metrics.jsonl, --out (the model that
+    validated best, or the last one without validation data) and --out/last (the state for --resume)."""
+
+    def __init__(self, args, model, optimizer, val, metrics, device, validated_at):
+        self.args, self.model, self.optimizer, self.val, self.metrics, self.device = \
+            args, model, optimizer, val, metrics, device
+        self.validated_at = validated_at  # the step of the last validation
+
+    def start(self, run, train_pairs):
+        """Record the run's settings, or forget what was logged after the checkpoint we continue from."""
+        if self.args.resume:
+            self.metrics.keep_until(run.step)
+        else:
+            atomic_write_json(f"{self.args.out}/args.json", {
+                **vars(self.args), "train_pairs": len(train_pairs), "val_pairs": len(self.val) if self.val else 0,
+                "parameters": sum(p.numel() for p in self.model.parameters())})
+
+    def validate_and_save(self, run, budget):
+        """Validate; when the accuracy is the best so far, the model becomes --out's model. Then save the
+        state for --resume."""
+        self.validated_at = run.step
+        if self.val is not None:
+            result = validate(self.model, self.val, max(64, self.args.batch_size), self.device, self.args.precision)
+            self.metrics.append({"step": run.step, "epoch": run.epoch, **result})
+            if result["val_accuracy"] > run.best_val_accuracy:
+                run.best_val_accuracy = result["val_accuracy"]
+                self.model.save(self.args.out)
+            tqdm.write(f"step {run.step}: validation accuracy {result['val_accuracy']:.4f} "
+                       f"(best {run.best_val_accuracy:.4f})")
+        self.save_last(run, budget)
+
+    def save_last(self, run, budget):
+        with replace_directory(f"{self.args.out}/last") as directory:
+            self.model.save(directory)
+            torch.save(training_state(self.optimizer, run.step, budget.elapsed(), **run.to_dict()),
+                       directory / "trainer.pt")
+
+    def finish(self, run, budget, stopped):
+        """A run that ended (not one interrupted) validates once more if its last steps were not validated
+        yet; without validation data its final model is the model. Then save the state for --resume."""
+        if self.val is None:
+            self.model.save(self.args.out)
+        if not stopped and self.validated_at != run.step:
+            self.validate_and_save(run, budget)
+        else:
+            self.save_last(run, budget)
+        print(("stopped; continue with --resume. " if stopped else "done. ") +
+              f"{run.step:,} steps in {budget.elapsed() / 60:.1f} min; model in {self.args.out}")
 
 
 def main(argv=None):

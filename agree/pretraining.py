@@ -1,15 +1,17 @@
-"""The losses of one pre-training step (pretrain.py), and two options for how it computes them.
+"""The losses of a pre-training step (pretrain.py), and the held-out evaluation (pretrain.py, evaluate.py).
 
-- `forward`: masked-LM (and next-sentence) loss of a batch of pretraining_data examples, with the counts
-  behind the accuracies. `passes` > 1 runs the batch in groups of examples of similar length
-  (--length-passes): the same loss over the same predictions, less arithmetic spent on padding.
-- `training_loss`: forward's loss on a fresh batch plus the neighbour term, what pretrain.py's step minimises.
-- `neighbour_loss`: the optional sentence-level term (--neighbour-contrastive-weight), which no BERT paper
+- `forward`: the masked-LM (and next-sentence) loss of a batch of masking.py examples, with the counts behind
+  the accuracies. With --length-passes it runs the batch in groups of examples of similar length
+  (`length_groups`): the same loss over the same predictions, less arithmetic spent on padding.
+- `neighbour_term`: the recipe's sentence-level term (--neighbour-contrastive-weight), which no BERT paper
   has: each sentence's mean-pooled embedding ranked against the batch for the sentence after it in its
   document, as the fine-tuning's in-batch contrastive term ranks hypotheses, but without labels.
+- `evaluate_heldout`, `load_pretrained_bert`: a run's (or a checkpoint's) held-out scores, and its model.
 """
 import math
+from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -21,16 +23,34 @@ from bert import IGNORE_INDEX, BertConfig, BertForPreTraining, pretraining_loss
 from data import PAD_ID, by_length, length_sorted_batches
 from sbert import pool
 
-NEIGHBOUR_CHUNK = 16      # sentences per encoder pass of the neighbour term
+NEIGHBOUR_CHUNK = 16  # sentences per encoder pass of the neighbour term
 
 
-def forward(model, batch, device, precision="auto", passes=1):
-    """Loss and the counts behind the accuracies, for one batch, run through the model in `passes` groups
-    of examples of similar length (length_groups): the same loss over the same predictions either way."""
-    batch = {name: tensor.to(device) for name, tensor in batch.items()}
+@dataclass(frozen=True)
+class StepConfig:
+    """How a run's steps compute their losses."""
+    batch_size: int          # examples (and neighbour pairs) per rank and step
+    device: torch.device
+    precision: str = "auto"  # the forward pass's arithmetic (agree.training.autocast)
+    length_passes: int = 1   # groups of similar length that a batch runs in (--length-passes)
+
+
+class MaskedLM(NamedTuple):
+    loss: torch.Tensor      # () masked-LM loss plus next-sentence loss: what BERT's pre-training minimises
+    mlm_loss: torch.Tensor  # () its parts
+    nsp_loss: torch.Tensor  # () 0 without next-sentence prediction
+    counts: dict            # the parts of the accuracies: mlm_correct, mlm_predictions, nsp_correct, pairs;
+    #                         and the real (not padding) tokens
+
+
+def forward(model, batch, step):
+    """The masked-LM (and next-sentence) loss of one batch, run through the model in step.length_passes
+    groups of examples of similar length (length_groups): the same loss over the same predictions either
+    way. `model` is a BertForPreTraining, maybe wrapped for data-parallel training or compiled."""
+    batch = {name: tensor.to(step.device) for name, tensor in batch.items()}
     mlm_logits, masked_labels, nsp_logits, nsp_labels = [], [], [], []
-    for group in length_groups(batch, passes):
-        with autocast(device, precision):
+    for group in length_groups(batch, step.length_passes):
+        with autocast(step.device, step.precision):
             mlm, nsp = model(group["input_ids"], group["segment_ids"], group["masked_positions"])
         mlm_logits.append(mlm.flatten(0, 1))
         masked_labels.append(group["masked_labels"].flatten())
@@ -46,28 +66,13 @@ def forward(model, batch, device, precision="auto", passes=1):
               "nsp_correct": (nsp_logits.argmax(-1) == nsp_labels).sum().item(),
               "pairs": (nsp_labels != IGNORE_INDEX).sum().item(),  # 0 without next-sentence prediction
               "tokens": (batch["input_ids"] != PAD_ID).sum().item()}
-    return loss, mlm_loss, nsp_loss, counts
-
-
-def training_loss(model, encoder, data, rng, batch_size, device, precision="auto", passes=1, neighbour_weight=0.0):
-    """What one training step minimises: forward's loss on a fresh batch from `rng`, plus, with a weight, the
-    neighbour term on pairs drawn after the batch (so the masked-LM batches do not depend on the term).
-    `model` is what runs the batch (maybe wrapped or compiled), `encoder` its BERT. Returns the loss, the
-    batch, forward's counts and the parts of the loss as numbers."""
-    batch = data.make_batch(rng, batch_size)
-    loss, mlm_loss, nsp_loss, counts = forward(model, batch, device, precision, passes)
-    parts = {"mlm_loss": mlm_loss.item(), "nsp_loss": nsp_loss.item()}
-    if neighbour_weight:
-        pair_loss = neighbour_loss(encoder, data.make_neighbour_pairs(rng, batch_size), device, precision)
-        loss = loss + neighbour_weight * pair_loss
-        parts["neighbour_loss"] = pair_loss.item()
-    return loss, batch, counts, parts
+    return MaskedLM(loss, mlm_loss, nsp_loss, counts)
 
 
 def length_groups(batch, passes):
     """The batch's examples in `passes` groups of similar length, shortest first, each cut to its own
-    longest example and most predictions (--length-passes). A batch pads every example to its longest; in
-    the recipe's, nine short NLI examples in ten beside Wikipedia's 64-token ones, 54% of the positions are
+    longest example and most predictions (--length-passes). A batch pads every example to its longest, and
+    when short sentences (NLI's) share it with long passages (Wikipedia's), most of its positions can be
     padding. One pass is the batch as it is."""
     if passes == 1:
         return [batch]
@@ -85,21 +90,28 @@ def length_groups(batch, passes):
     return groups
 
 
-def neighbour_loss(encoder, pairs, device, precision="auto"):
-    """The optional sentence-level term (--neighbour-contrastive-weight) of `pairs`, two lists of id lists
-    (PretrainingData.make_neighbour_pairs): the mean-pooled embedding of each first sentence should be nearer
-    to its own next sentence than to the other rows' (a fine-tuning-like objective that reads no label, only
-    which sentences stand together in a document). The sentences are encoded in passes of NEIGHBOUR_CHUNK,
-    shortest first, each padded to its own longest: one long Wikipedia sentence would otherwise pad all 64
-    short NLI ones to its length (same result, a third less time)."""
+def neighbour_term(model, data, rng, step):
+    """The neighbour term of one step for a BertForPreTraining's encoder, on step.batch_size pairs drawn from
+    the step's generator `rng` after its batch, so that the masked-LM batches are the same with the term or
+    without it."""
+    return neighbour_loss(model.bert, data.make_neighbour_pairs(rng, step.batch_size), step)
+
+
+def neighbour_loss(encoder, pairs, step):
+    """The sentence-level term of `pairs`, two lists of id lists (PretrainingData.make_neighbour_pairs): the
+    mean-pooled embedding of each first sentence should be nearer to its own next sentence than to the other
+    rows' (a fine-tuning-like objective that reads no label, only which sentences stand together in a
+    document). The sentences are encoded in passes of NEIGHBOUR_CHUNK, shortest first, each padded to its
+    own longest: one long Wikipedia sentence would otherwise pad all the short NLI ones to its length."""
     sentences = pairs[0] + pairs[1]  # id lists, [CLS] ... [SEP]
-    embeddings = torch.empty(len(sentences), encoder.config.d_model, device=device)
+    embeddings = torch.empty(len(sentences), encoder.config.d_model, device=step.device)
     for chosen, ids in length_sorted_batches(sentences, NEIGHBOUR_CHUNK):
-        ids = ids.to(device)
-        with autocast(device, precision):
-            embeddings[torch.from_numpy(chosen)] = pool(encoder(ids).float(), ids != PAD_ID, "mean")  # kept in the graph
-    u, v = embeddings.split(len(pairs[0]))
-    return ranking_loss(u, v, torch.arange(len(u), device=device))
+        ids = ids.to(step.device)
+        with autocast(step.device, step.precision):
+            hidden = encoder(ids).float()  # (chunk, T, d)
+            embeddings[torch.from_numpy(chosen)] = pool(hidden, ids != PAD_ID, "mean")  # kept in the graph
+    u, v = embeddings.split(len(pairs[0]))  # (pairs, d) each
+    return ranking_loss(u, v, torch.arange(len(u), device=step.device))
 
 
 # --- Held-out evaluation and checkpoints (pretrain.py, evaluate.py) ------------------------------------------
@@ -116,10 +128,10 @@ def heldout_batch(data, seed, index, batch_size):
 def evaluate_heldout(model, data, seed, batches, batch_size, device, precision="auto"):
     """MLM accuracy and perplexity, NSP accuracy on the same held-out batches every time."""
     mlm_loss_sum, totals = 0.0, {}
+    step = StepConfig(batch_size, device, precision)
     with evaluation_mode(model):
         for i in range(batches):
-            batch = heldout_batch(data, seed, i, batch_size)
-            _, mlm_loss, _, counts = forward(model, batch, device, precision)
+            _, mlm_loss, _, counts = forward(model, heldout_batch(data, seed, i, batch_size), step)
             mlm_loss_sum += mlm_loss.item() * counts["mlm_predictions"]
             totals = {k: totals.get(k, 0) + v for k, v in counts.items()}
     mlm_loss = mlm_loss_sum / totals["mlm_predictions"]

@@ -1,5 +1,7 @@
-"""What the two training scripts share: device choice, the optimizer and its learning-rate schedule, the
-time budget, clean stopping on Ctrl-C / SIGTERM, the metrics log and the training state saved for --resume.
+"""What the two training loops (pretrain.py, finetune.py) share, in the order a loop meets it: the device and
+the forward pass's arithmetic, the optimizer and its learning-rate schedule, the budget and clean stopping,
+each step's random numbers, the log (metrics.jsonl and the progress bar), the state saved for --resume, and
+the command-line options both scripts take.
 """
 import contextlib
 import json
@@ -9,10 +11,12 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from tqdm import tqdm
 
+from agree import distributed
 from agree.atomic import atomic_write_text
 
-# --- Device -------------------------------------------------------------------------------------------------
+# --- Device and arithmetic ----------------------------------------------------------------------------------
 
 def pick_device(name="auto"):
     """auto: CUDA if present, then Apple's MPS, then the CPU."""
@@ -35,15 +39,13 @@ PRECISIONS = ("auto", "fp32", "bf16")
 def autocast(device, precision="auto"):
     """The arithmetic of the forward pass; weights, gradients and optimizer state stay fp32 in every case.
     "auto": bf16 autocast on CUDA (same exponent range as fp32, so no loss scaling is needed), fp32 elsewhere.
-    "bf16": bf16 autocast on any device. On a CPU it pays only where the cores multiply bf16 matrices
-    natively (Intel AMX, AVX512-BF16), and costs elsewhere; docs/performance.md measures it.
+    "bf16": bf16 autocast on any device. On a CPU it pays only where the cores have native bf16 matrix
+    units, and costs elsewhere; docs/performance.md measures it.
     "fp32": no autocast at all."""
     if precision == "bf16" or (precision == "auto" and device.type == "cuda"):
         return torch.autocast(device.type, dtype=torch.bfloat16)
     return contextlib.nullcontext()
 
-
-# --- Optimizer and learning rate ----------------------------------------------------------------------------
 
 @contextlib.contextmanager
 def evaluation_mode(model):
@@ -59,6 +61,15 @@ def evaluation_mode(model):
     finally:
         model.train()
 
+
+def for_training(model, cluster, device, compile=False):
+    """What the loop runs the batches through: the model, wrapped for data-parallel training when there are
+    several ranks, and compiled with --compile. The loop steps, clips and saves `model` itself."""
+    trained = distributed.wrap(model.train(), cluster, device)
+    return torch.compile(trained) if compile else trained
+
+
+# --- Optimizer and learning rate ----------------------------------------------------------------------------
 
 def make_optimizer(model, lr, weight_decay, eps=1e-6):
     """AdamW; as in BERT, biases and LayerNorm weights (the 1-dimensional tensors) get no weight decay.
@@ -80,9 +91,13 @@ def warmup_then_linear_decay(progress, warmup_fraction):
 
 
 def set_learning_rate(optimizer, lr):
+    """Every parameter learns at `lr` from the next step on; returns it, for the log."""
     for group in optimizer.param_groups:
         group["lr"] = lr
+    return lr
 
+
+# --- Budget and stopping ------------------------------------------------------------------------------------
 
 class Budget:
     """How far a run is, from its step count and/or its wall-clock budget; whichever limit is nearer
@@ -114,8 +129,6 @@ class Budget:
         return self.progress(step) >= 1.0
 
 
-# --- Stopping cleanly ---------------------------------------------------------------------------------------
-
 class StopRequest:
     """The first Ctrl-C or SIGTERM asks the loop to save and stop at the end of the current step; a second
     one interrupts at once."""
@@ -142,7 +155,24 @@ class StopRequest:
             signal.signal(sig, handler)
 
 
-# --- Metrics log --------------------------------------------------------------------------------------------
+def agreed_progress(cluster, budget, step, stop):
+    """How far the run is (Budget.progress), the same on every rank: each rank has its own clock and its own
+    signals, and ranks that disagreed would wait for each other forever or step with different learning
+    rates. 1 (the end) once any rank was asked to stop."""
+    progress, stopping = distributed.agree_max(cluster, [budget.progress(step), stop.requested])
+    return 1.0 if stopping else progress
+
+
+def seed_step(seed, step, rank=0):
+    """Seed torch (dropout) for one step and return a numpy Generator for its data, both from (seed, step,
+    rank) alone: a resumed run, and every rank of a distributed one, reproduces its steps exactly without
+    carrying random state in the checkpoint."""
+    sequence = np.random.SeedSequence([seed, step, rank])
+    torch.manual_seed(int(sequence.generate_state(1, np.uint64)[0]))
+    return np.random.default_rng(sequence)
+
+
+# --- The log: metrics.jsonl and the progress bar ------------------------------------------------------------
 
 class MetricsLog:
     """metrics.jsonl: one JSON object per line, appended as training goes, so it can be followed live."""
@@ -165,16 +195,50 @@ class MetricsLog:
         atomic_write_text(self.path, "".join(json.dumps(r) + "\n" for r in kept))
 
 
-# --- Training state for --resume ----------------------------------------------------------------------------
+class TrainingLog:
+    """Both loops' log of their training steps. `add` sums one step's numbers (losses, counts) and moves the
+    progress bar; `write`, every --log-every steps and at the end, sums them over all ranks, turns the sums
+    into a record with the loop's own `summarise(sums, steps, seconds)` (steps counted over all ranks,
+    seconds since the last line), appends it to metrics.jsonl and shows `show(record)` on the bar. Every rank
+    calls `write` (the sums are collective); rank 0 alone writes. With several ranks the record ends with
+    each rank's `rank_batch`, which shows that the ranks train on different data."""
 
-def seed_step(seed, step, rank=0):
-    """Seed torch (dropout) for one step and return a numpy Generator for its data, both from (seed, step,
-    rank) alone: a resumed run, and every rank of a distributed one, reproduces its steps exactly without
-    carrying random state in the checkpoint."""
-    sequence = np.random.SeedSequence([seed, step, rank])
-    torch.manual_seed(int(sequence.generate_state(1, np.uint64)[0]))
-    return np.random.default_rng(sequence)
+    def __init__(self, metrics, cluster, summarise, show, total, initial, clock=time.monotonic):
+        self.metrics, self.cluster, self.summarise, self.show, self.clock = metrics, cluster, summarise, show, clock
+        self.progress = tqdm(total=total, initial=initial, unit="step", disable=not cluster.is_main)
+        self._start_window()
 
+    def _start_window(self):
+        self.sums, self.steps, self.started = {}, 0, self.clock()
+
+    def add(self, **numbers):
+        for name, value in numbers.items():
+            self.sums[name] = self.sums.get(name, 0) + value
+        self.steps += 1
+        self.progress.update()
+
+    def write(self, head, rank_batch):
+        """The record {**head, **summarise(...)} of the steps since the last one; nothing if there were none."""
+        if not self.steps:
+            return None
+        sums = distributed.sum_over_ranks(self.cluster, self.sums)
+        record = {**head, **self.summarise(sums, self.steps * self.cluster.world_size, self.clock() - self.started)}
+        if self.cluster.distributed:
+            record["rank_batches"] = distributed.gather(self.cluster, rank_batch)
+        if self.cluster.is_main:
+            self.metrics.append(record)
+            self.progress.set_postfix(self.show(record))
+        self._start_window()
+        return record
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.progress.close()
+
+
+# --- Resuming -----------------------------------------------------------------------------------------------
 
 def training_state(optimizer, step, elapsed, **extra):
     """Everything besides the weights that an exact resume needs. Tensors, numbers and strings only, so it
@@ -188,36 +252,6 @@ def restore_training_state(path, optimizer):
     return state
 
 
-# --- Command line -------------------------------------------------------------------------------------------
-
-def add_common_arguments(parser, batch_size, lr, warmup_fraction):
-    """The options pretrain.py and finetune.py share (DESIGN.md's command-line contract)."""
-    parser.add_argument("--data-dir", default="data", help="datasets live (or are downloaded) here; may be "
-                        "read-only when it already holds them (default: %(default)s)")
-    parser.add_argument("--cache-dir", default=".cache", help="tokenized data is cached here, never in "
-                        "--data-dir (default: %(default)s)")
-    parser.add_argument("--out", required=True, help="checkpoint directory to write")
-    parser.add_argument("--max-steps", type=int, help="stop after this many optimizer steps")
-    parser.add_argument("--max-minutes", type=float, help="stop cleanly after this much wall-clock time; "
-                        "the learning rate then decays to zero at the time limit")
-    parser.add_argument("--batch-size", type=int, default=batch_size, help="(default: %(default)s)")
-    parser.add_argument("--lr", type=float, default=lr, help="peak learning rate (default: %(default)s)")
-    parser.add_argument("--warmup-fraction", type=float, default=warmup_fraction,
-                        help="share of the run spent warming the learning rate up (default: %(default)s)")
-    parser.add_argument("--weight-decay", type=float, default=0.01, help="AdamW (default: %(default)s)")
-    parser.add_argument("--clip-norm", type=float, default=1.0, help="gradient clipping (default: %(default)s)")
-    parser.add_argument("--seed", type=int, default=0, help="(default: %(default)s)")
-    parser.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"], default="auto",
-                        help="(default: %(default)s)")
-    parser.add_argument("--precision", choices=PRECISIONS, default="auto", help="forward-pass arithmetic: "
-                        "auto is bf16 autocast on CUDA and fp32 elsewhere; bf16 also on a CPU, worth it only "
-                        "with native bf16 matrix units such as Intel AMX (default: %(default)s)")
-    parser.add_argument("--compile", action="store_true", help="torch.compile the model for training "
-                        "(worth it on a GPU for long runs; the first steps wait for the compiler)")
-    parser.add_argument("--log-every", type=int, default=50, help="steps between metrics.jsonl lines")
-    parser.add_argument("--resume", action="store_true", help="continue the run saved in --out")
-
-
 def check_resume(out, resume, state_file):
     """Refuse to overwrite a run by accident, and to resume one that is not there."""
     out = Path(out)
@@ -226,8 +260,6 @@ def check_resume(out, resume, state_file):
     if not resume and (out / state_file).exists():
         raise SystemExit(f"{out} already holds a run: add --resume to continue it, or choose another --out")
 
-
-# --- Options that left the product --------------------------------------------------------------------------
 
 REMOVED_AT = "3f767f2"  # the last commit with the options that were measured and not adopted
 
@@ -243,3 +275,34 @@ def without_removed_options(saved, removed, path):
                              f"measured and removed; continue or re-run it at commit {REMOVED_AT}")
     return {name: value for name, value in saved.items() if name not in removed}
 
+
+# --- Command line -------------------------------------------------------------------------------------------
+
+def add_common_arguments(data, training, hardware, batch_size, lr, warmup_fraction):
+    """The options pretrain.py and finetune.py share (DESIGN.md's command-line contract), each added to the
+    argument group it belongs in: where the data is, how long and how the run trains, what it runs on."""
+    data.add_argument("--data-dir", default="data", help="datasets live (or are downloaded) here; may be "
+                      "read-only when it already holds them (default: %(default)s)")
+    data.add_argument("--cache-dir", default=".cache", help="tokenized data is cached here, never in "
+                      "--data-dir (default: %(default)s)")
+    training.add_argument("--out", required=True, help="checkpoint directory to write")
+    training.add_argument("--resume", action="store_true", help="continue the run saved in --out")
+    training.add_argument("--max-steps", type=int, help="stop after this many optimizer steps")
+    training.add_argument("--max-minutes", type=float, help="stop cleanly after this much wall-clock time; "
+                          "the learning rate then decays to zero at the time limit")
+    training.add_argument("--batch-size", type=int, default=batch_size, help="(default: %(default)s)")
+    training.add_argument("--lr", type=float, default=lr, help="peak learning rate (default: %(default)s)")
+    training.add_argument("--warmup-fraction", type=float, default=warmup_fraction,
+                          help="share of the run spent warming the learning rate up (default: %(default)s)")
+    training.add_argument("--weight-decay", type=float, default=0.01, help="AdamW (default: %(default)s)")
+    training.add_argument("--clip-norm", type=float, default=1.0, help="gradient clipping (default: %(default)s)")
+    training.add_argument("--seed", type=int, default=0, help="(default: %(default)s)")
+    hardware.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"], default="auto",
+                          help="(default: %(default)s)")
+    hardware.add_argument("--precision", choices=PRECISIONS, default="auto", help="forward-pass arithmetic: "
+                          "auto is bf16 autocast on CUDA and fp32 elsewhere; bf16 also on a CPU, worth it only "
+                          "on CPUs with native bf16 matrix units (default: %(default)s)")
+    hardware.add_argument("--compile", action="store_true", help="torch.compile the model for training "
+                          "(worth it on a GPU for long runs; the first steps wait for the compiler)")
+    hardware.add_argument("--log-every", type=int, default=50, help="steps between metrics.jsonl lines "
+                          "(default: %(default)s)")

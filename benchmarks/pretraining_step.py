@@ -6,7 +6,7 @@ Reads the corpus and options of a pre-training run (its args.json: the recipe's 
 and sequence length), builds its model with fresh weights, and times whole training steps (batch drawn,
 forward, backward, gradient clipping, AdamW) on the run's own batches, seeds 0, 1, 2, ... as a run draws them:
 
-- `--length-passes` 1 (the batch as one, the recipe so far), 2, 3 and 4 (pretraining_step.length_groups);
+- `--length-passes` 1 (the batch as one, the recipe so far), 2, 3 and 4 (agree.pretraining.length_groups);
 - the same with the neighbour term (`--neighbour-contrastive-weight 1`) added, passes 1 and 2.
 
 Every contender trains its own copy of the same starting weights, the contenders take turns step by step
@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the project's mo
 import pretrain  # noqa: E402
 from bert import BertForPreTraining  # noqa: E402
 from data import PAD_ID  # noqa: E402
-from agree.pretraining import length_groups, training_loss  # noqa: E402
+from agree.pretraining import StepConfig, forward, length_groups, neighbour_term  # noqa: E402
 from agree.training import make_optimizer, seed_step  # noqa: E402
 
 CONTENDERS = [(1, 0.0), (2, 0.0), (3, 0.0), (4, 0.0), (1, 1.0), (2, 1.0)]  # (length passes, neighbour weight)
@@ -56,8 +56,11 @@ def real_share(data, passes, batches=200, batch_size=32):
 
 
 def train_step(model, optimizer, data, step, passes, weight, batch_size, clip_norm):
-    loss = training_loss(model, model.bert, data, seed_step(0, step), batch_size, torch.device("cpu"),
-                         passes=passes, neighbour_weight=weight)[0]
+    """pretrain.py's step: the masked-LM loss of the step's batch, plus the weighted neighbour term."""
+    setup, rng = StepConfig(batch_size, torch.device("cpu"), length_passes=passes), seed_step(0, step)
+    loss = forward(model, data.make_batch(rng, batch_size), setup).loss
+    if weight:
+        loss = loss + weight * neighbour_term(model, data, rng, setup)
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     torch.nn.utils.clip_grad_norm_(model.parameters(), clip_norm)

@@ -1,4 +1,4 @@
-"""pretraining_step.py: the losses of one pre-training step. Grouping a batch by length changes nothing but the
+"""agree/pretraining.py: the losses of one pre-training step. Grouping a batch by length changes nothing but the
 padding; the neighbour term is the ranking loss of each sentence's own encoding."""
 import numpy as np
 import pytest
@@ -6,6 +6,7 @@ import torch
 
 from agree import contrastive
 from agree import pretraining as pretraining_step
+from agree.pretraining import StepConfig
 from bert import IGNORE_INDEX, BertConfig, BertForPreTraining
 from masking import Example, collate
 
@@ -32,7 +33,8 @@ def test_length_groups_give_the_loss_counts_and_gradients_of_the_whole_batch(pas
     results = {}
     for k in (1, passes):
         model.zero_grad()
-        loss, mlm, nsp, counts = pretraining_step.forward(model, batch, CPU, passes=k)
+        loss, mlm, nsp, counts = pretraining_step.forward(model, batch, StepConfig(len(batch["input_ids"]), CPU,
+                                                                                   length_passes=k))
         loss.backward()
         results[k] = (loss, mlm, nsp, counts, {n: p.grad.clone() for n, p in model.named_parameters()})
     (loss1, mlm1, nsp1, counts1, grads1), (loss_k, mlm_k, nsp_k, counts_k, grads_k) = results[1], results[passes]
@@ -66,7 +68,7 @@ def test_the_neighbour_loss_ranks_each_next_sentence_among_the_batch(monkeypatch
     encoder = BertForPreTraining(BertConfig.preset("tiny", vocab_size=40)).bert.eval()
     first = [[1, 7, 8, 2], [1, 9, 2], [1, 10, 11, 12, 2]]
     second = [[1, 13, 2], [1, 14, 15, 2], [1, 16, 2]]
-    loss = pretraining_step.neighbour_loss(encoder, (first, second), CPU)
+    loss = pretraining_step.neighbour_loss(encoder, (first, second), StepConfig(3, CPU))
     embed = lambda ids: encoder(torch.tensor([ids]))[0].mean(0)  # each sentence alone, no padding
     u = torch.stack([embed(row) for row in first])
     v = torch.stack([embed(row) for row in second])
