@@ -52,6 +52,38 @@ def test_the_command_end_to_end_keeps_the_best_model_and_logs(tmp_path):
     assert best == pytest.approx(torch.load(out / "last" / "trainer.pt", weights_only=True)["best_val_accuracy"])
 
 
+def test_a_log_line_averages_the_pairs_of_its_steps(tmp_path):
+    data = write_jsonl(tmp_path / "pairs.jsonl", fixed_pairs())
+    lines = {}
+    for every in (1, 2, 3):
+        out = tmp_path / f"every{every}"
+        run_finetune(tmp_path, "--train", str(data), "--out", str(out), "--batch-size", "16", "--epochs", "2",
+                     "--log-every", str(every))
+        lines[every] = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert all(list(r) == ["step", "epoch", "lr", "loss", "train_accuracy"] for r in sum(lines.values(), []))
+    # 4 batches of 16 an epoch. A line on an epoch's last step counts it in that epoch; the line that the end
+    # of the run adds (step 8 with --log-every 3) comes after the epoch is counted.
+    assert [(r["step"], r["epoch"]) for r in lines[2]] == [(2, 0), (4, 0), (6, 1), (8, 1)]
+    assert [(r["step"], r["epoch"]) for r in lines[3]] == [(3, 0), (6, 1), (8, 2)]
+    for every, windows in ((2, (0, 2, 4, 6, 8)), (3, (0, 3, 6, 8))):
+        for line, start, end in zip(lines[every], windows, windows[1:]):
+            steps = lines[1][start:end]
+            assert line["lr"] == steps[-1]["lr"]
+            for name in ("loss", "train_accuracy"):  # every step has 16 pairs
+                assert line[name] == pytest.approx(sum(r[name] for r in steps) / len(steps), rel=1e-6), name
+
+
+def test_help_shows_every_option_in_a_group_the_model_first(capsys):
+    with pytest.raises(SystemExit):
+        finetune.parse_args(["--help"])
+    groups = dict(section.split(":\n", 1) for section in capsys.readouterr().out.split("\n\n")
+                  if ":\n  -" in section)  # title: its options
+    assert list(groups) == ["options", "model", "data", "training", "the recipe's addition to SBERT's objective "
+                            "(Makefile; off by default)", "validation", "hardware and logging"]
+    assert [word for word in groups["options"].split() if word.startswith("--")] == ["--help"]  # no stray option
+    assert groups["model"].split()[0] == "--bert"
+
+
 def test_out_holds_the_model_that_validated_best_not_the_last(tmp_path, monkeypatch):
     """Validation scores are scripted, so which validation was best is known; the weights each one saw are
     kept to compare with what --out holds."""

@@ -34,6 +34,11 @@ def records(out):
     return [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
 
 
+# What a training line of metrics.jsonl holds, in this order (docs/runs and the charts read them by name)
+TRAINING_KEYS = ["step", "lr", "loss", "mlm_loss", "nsp_loss", "mlm_accuracy", "nsp_accuracy", "gradient_norm",
+                 "tokens_per_second", "elapsed"]
+
+
 def test_loss_falls_and_the_checkpoint_loads(tmp_path, text_corpus, monkeypatch):
     out = tmp_path / "bert"
     run(tmp_path, text_corpus, out, "--max-steps", "80")
@@ -66,13 +71,38 @@ def test_the_neighbour_term_is_added_to_the_loss_and_leaves_the_masked_lm_batche
         "--neighbour-contrastive-weight", "0.5")
     plain = [r for r in records(tmp_path / "plain") if "loss" in r]
     paired = [r for r in records(tmp_path / "paired") if "loss" in r]
-    assert "neighbour_loss" not in plain[0]
+    assert list(plain[0]) == TRAINING_KEYS and list(paired[0]) == TRAINING_KEYS + ["neighbour_loss"]
     # Step 1 starts from the same weights with the same masked-LM batch; only the loss differs, by the term.
     assert paired[0]["mlm_loss"] == pytest.approx(plain[0]["mlm_loss"], rel=1e-6)
     assert paired[0]["neighbour_loss"] > 0.5  # 16 candidates: about ln 16 for an untrained encoder
     assert paired[0]["loss"] == pytest.approx(paired[0]["mlm_loss"] + 0.5 * paired[0]["neighbour_loss"], rel=1e-5)
     # Step 1 learns nothing (its learning rate is the warm-up's 0); from step 2 on the term moves the weights.
     assert paired[2]["mlm_loss"] != pytest.approx(plain[2]["mlm_loss"], rel=1e-6)
+
+
+def test_a_log_line_sums_the_steps_since_the_last_one(tmp_path, text_corpus):
+    run(tmp_path, text_corpus, tmp_path / "every", "--max-steps", "5", "--log-every", "1")
+    run(tmp_path, text_corpus, tmp_path / "pairs", "--max-steps", "5", "--log-every", "2")
+    every, pairs = ([r for r in records(tmp_path / name) if "loss" in r] for name in ("every", "pairs"))
+    assert [r["step"] for r in pairs] == [2, 4, 5]  # and the steps left at the end
+    assert all(list(r) == TRAINING_KEYS for r in every + pairs)
+    for line, steps in zip(pairs, (every[0:2], every[2:4], every[4:5])):
+        assert (line["step"], line["lr"]) == (steps[-1]["step"], steps[-1]["lr"])
+        for name in ("loss", "mlm_loss", "nsp_loss", "gradient_norm"):  # the mean of the steps
+            assert line[name] == pytest.approx(sum(r[name] for r in steps) / len(steps), rel=1e-6), name
+        for name in ("mlm_accuracy", "nsp_accuracy"):  # over the predictions of the steps together
+            assert min(r[name] for r in steps) <= line[name] <= max(r[name] for r in steps), name
+
+
+def test_help_shows_every_option_in_a_group_data_first(capsys):
+    with pytest.raises(SystemExit):
+        pretrain.parse_args(["--help"])
+    groups = dict(section.split(":\n", 1) for section in capsys.readouterr().out.split("\n\n")
+                  if ":\n  -" in section)  # title: its options
+    assert list(groups) == ["options", "data", "model", "training", "the recipe's changes to BERT's pre-training "
+                            "(Makefile; off by default)", "evaluation along the run", "hardware and logging"]
+    assert [word for word in groups["options"].split() if word.startswith("--")] == ["--help"]  # no stray option
+    assert groups["data"].split()[0] == "--corpus"
 
 
 def test_the_gradient_norm_is_logged_before_clipping(tmp_path, text_corpus):
