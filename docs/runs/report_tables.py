@@ -142,8 +142,8 @@ def runs_link(path, text=None):
     return link(text or f"`{path}`", f"{LINK_ROOT}/{path}")
 
 
-def notebook(name, text=None):
-    return link(text or name, f"{NOTEBOOK}/{name}.md")
+def notebook(name, text=None, heading=""):
+    return link(text or name, f"{NOTEBOOK}/{name}.md" + (f"#{heading}" if heading else ""))
 
 
 def table(header, rows, align):
@@ -427,11 +427,13 @@ def tried():
         f"{pct(100 * bf16['heldout_mlm_accuracy'])} ({pct(100 * fp32['heldout_mlm_accuracy'])})",
         f"{pct(accuracy('recipe-bf16/sbert'))} / {num(spearman('recipe-bf16/sbert'))} against "
         f"{pct(accuracy('recipe/sbert'))} / {num(spearman('recipe/sbert'))}", "one run; `--precision auto` uses bf16 "
-        "where a CPU has the units", notebook("recipe-1", "recipe 1"))
+        "where a CPU has the units",
+        notebook("recipe-1", "recipe 1", "four-times-the-pre-training-the-same-recipe-on-the-xeon-in-bf16"))
     faithful, preln = records("probes/faithful")[-1], records("probes/preln_5e-4")[-1]
     row("pre-LN blocks, learning rate 5e-4, no dropout", "recipe 1's changes to BERT's pre-training",
         f"held-out masked-LM loss after 300 steps {faithful['heldout_mlm_loss']:.2f} → "
-        f"{preln['heldout_mlm_loss']:.2f}", "—", "adopted (recipe 1)", notebook("recipe-1", "recipe 1"))
+        f"{preln['heldout_mlm_loss']:.2f}", "—", "adopted (recipe 1)",
+        notebook("recipe-1", "recipe 1", "a6-the-levers-measured"))
 
     # Fine-tuning
     softmax = "recipe2/transfer-softmax/sbert-60min-seed0"
@@ -475,16 +477,18 @@ def tried():
     uv, no_uv = "recipe/ablation/sbert-60min", "recipe/levers/uv-absdiff"
     row("the u∗v feature", "(u, v, \\|u−v\\|, u∗v) instead of the paper's (u, v, \\|u−v\\|), recipe 1", "—",
         f"{pct(accuracy(uv))} / {num(spearman(uv))} with it, {pct(accuracy(no_uv))} / {num(spearman(no_uv))} "
-        "without", "dropped", notebook("recipe-1", "recipe 1"))
+        "without", "dropped", notebook("recipe-1", "recipe 1", "a6-the-levers-measured"))
     mixes = {name: validation(f"recipe/mix/{name}") for name in ("snli", "snli-sick", "snli-mnli", "snli-mnli-sick")}
     row("which NLI pairs", "SICK train and MultiNLI dev-matched beside SNLI, chosen on SNLI validation pairs, "
         "recipe 1", "—", f"SICK: {signed(mixes['snli-sick'] - mixes['snli'])} and "
         f"{signed(mixes['snli-mnli-sick'] - mixes['snli-mnli'])} points of validation accuracy; MultiNLI: "
-        f"{signed(mixes['snli-mnli'] - mixes['snli'])}", "SICK dropped, MultiNLI kept", notebook("recipe-1", "recipe 1"))
+        f"{signed(mixes['snli-mnli'] - mixes['snli'])}", "SICK dropped, MultiNLI kept",
+        notebook("recipe-1", "recipe 1", "which-nli-data-the-mix-chosen-on-snli-validation-pairs"))
     curve = [accuracy(run) for run in ("recipe/curve/pre-25", "recipe/curve/pre-50", "recipe/levers/uv-absdiff")]
     row("more NLI pairs", "a quarter, half and all of the pairs, recipe 1", "—",
-        f"{signed(curve[1] - curve[0])} and {signed(curve[2] - curve[1])} points of `snli:test` per doubling",
-        "the data here is fixed", notebook("recipe-1", "recipe 1"))
+        f"{signed(curve[1] - curve[0])} and {signed(curve[2] - curve[1])} points of `snli:test` per doubling, "
+        "from the pre-trained start", "the data here is fixed",
+        notebook("recipe-1", "recipe 1", "how-accuracy-grows-with-nli-data-the-learning-curve"))
     row("`make demo`'s own choices", "the NLI share, the fine-tuning and the term at 7 + 5 minutes", "—",
         f"with the term: rule {num(rule('demo/neighbour/sbert'))} against {num(rule('demo/sbert'))}; "
         f"{pct(accuracy('demo/neighbour/sbert'))} / {num(spearman('demo/neighbour/sbert'))}",
