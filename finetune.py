@@ -162,6 +162,14 @@ class Run:
         return True
 
 
+def position(args, optimizer):
+    """Where the run starts, and the seconds it trained before: the start, or where --resume's state left it."""
+    if not args.resume:
+        return Run(), 0.0
+    state = restore_training_state(f"{args.out}/last/trainer.pt", optimizer)
+    return Run(state), state["elapsed"]
+
+
 def remaining_batches(pairs, args, run, cluster):
     """This rank's share of every global batch still to train, from the run's position on."""
     for epoch in range(run.epoch, args.epochs):
@@ -176,10 +184,7 @@ def train(args):
     model, train_pairs, val = prepare(args, cluster)
     model.to(device).train()
     optimizer = make_optimizer(model, args.lr, args.weight_decay)
-    run, elapsed = Run(), 0.0
-    if args.resume:
-        state = restore_training_state(f"{args.out}/last/trainer.pt", optimizer)
-        run, elapsed = Run(state), state["elapsed"]
+    run, elapsed = position(args, optimizer)
     per_epoch = batches_per_epoch(train_pairs, args.batch_size, min_batch=cluster.world_size)
     total_steps = min(args.epochs * per_epoch, args.max_steps or math.inf)
     metrics = MetricsLog(f"{args.out}/metrics.jsonl")

@@ -11,8 +11,9 @@ Two options change the examples, both off by default (BERT's recipe):
   sentences of NLI training pairs as documents: a premise and its hypotheses), whatever their size beside
   the other text; by default every sentence of the corpus is equally likely to start an example.
 
-`make_neighbour_pairs` draws something else, for pretrain.py's optional sentence-level term: a sentence and
-the one after it in the same document, each as [CLS] sentence [SEP], unmasked.
+`make_neighbour_pairs` draws something else, for the sentence-level term that the recipe adds to the loss
+(pretrain.py --neighbour-contrastive-weight): a sentence and the one after it in the same document, each as
+[CLS] sentence [SEP], unmasked.
 """
 from dataclasses import dataclass
 from typing import NamedTuple

@@ -191,7 +191,7 @@ def train(args):
     # The budget's clock starts now: neither the set-up nor the evaluation of the random start is training.
     budget = Budget(args.max_steps, args.max_minutes, elapsed_before=elapsed)
     setup = StepConfig(distributed.per_rank_batch_size(args.batch_size, cluster), device, args.precision,
-                       args.length_passes)
+                       args.length_passes)  # how every step computes
     trained = for_training(model, cluster, device, args.compile)
     log = TrainingLog(metrics, cluster, partial(summarise, args=args, budget=budget), show, args.max_steps, step)
     with StopRequest() as stop, log:

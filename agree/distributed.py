@@ -54,10 +54,9 @@ def leave(cluster):
     Why not return normally: gloo's worker threads release the tensors of the last collective a moment after
     the caller has moved on, and releasing a tensor Python created needs the interpreter lock. If the
     interpreter is shutting down by then, the thread is stopped inside C++ and the process aborts
-    ("terminate called without an active exception"; tests/test_distributed.py failed 5 runs in 30 under
-    torch 2.13; docs/usage.md has the gdb trace and the counts). A barrier or a pause before leaving only
-    makes that race rarer. Everything is saved and closed by now, so the rank flushes its output and exits
-    at once."""
+    ("terminate called without an active exception": tests/test_distributed.py failed that way now and then;
+    docs/usage.md has the trace). A barrier or a pause before leaving only makes that race rarer. Everything
+    is saved and closed by now, so the rank flushes its output and exits at once."""
     if cluster.distributed:
         dist.destroy_process_group()
         sys.stdout.flush()

@@ -156,9 +156,8 @@ class StopRequest:
 
 
 def agreed_progress(cluster, budget, step, stop):
-    """How far the run is (Budget.progress), the same on every rank: each rank has its own clock and its own
-    signals, and ranks that disagreed would wait for each other forever or step with different learning
-    rates. 1 (the end) once any rank was asked to stop."""
+    """How far the run is (Budget.progress), the same on every rank (distributed.agree_max says why); 1, the
+    end, once any rank was asked to stop."""
     progress, stopping = distributed.agree_max(cluster, [budget.progress(step), stop.requested])
     return 1.0 if stopping else progress
 

@@ -9,7 +9,8 @@ pre-training run can be watched (and levers compared) on what the fine-tuning wi
   never use (stsb:train by default; the reports use stsb:dev).
 - `probe_accuracy`: a frozen-encoder NLI probe. The encoder is not trained; a logistic regression on
   (u, v, |u - v|) of the frozen mean-pooled embeddings is fitted on the pairs of some premises and scored on
-  the pairs of the other premises (split by premise, so no premise is on both sides). It takes seconds.
+  the pairs of the other premises (split by premise, so no premise is on both sides). One fit of a linear
+  model on features computed once: cheap beside the pre-training it watches.
 
 Both take the same inputs at every evaluation (the same pairs, the same split, a deterministic fit), so
 their changes along a run are the encoder's. A random encoder scores well above zero on both (a mean of
@@ -34,13 +35,13 @@ class TransferConfig:
     nli: str = "snli:dev"         # NLI training pairs for the probe (never a test split)
     probe_test_fraction: float = 0.2   # premises whose pairs score the probe; the rest fit it
     probe_l2: float = 1e-3        # ridge penalty of the probe's logistic regression (on standardised features)
-    probe_iterations: int = 100   # L-BFGS iterations: enough to converge on ~8k pairs
+    probe_iterations: int = 100   # L-BFGS iterations: enough for the fit to converge on a dev split
     batch_size: int = 256
     seed: int = 0
 
 
 class TransferSignals:
-    """Holds the tokenized pairs once; calling it measures an encoder (a bert.BERT) in a few seconds."""
+    """Holds the tokenized pairs once; calling it measures an encoder (a bert.BERT)."""
 
     def __init__(self, vocab, max_len, data_dir, cache_dir=".cache", config=TransferConfig(), log=print):
         self.config = config
