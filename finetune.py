@@ -195,7 +195,8 @@ def train(args):
               f"{total_steps:,} steps; {cluster.world_size} process(es) on {device}")
     budget = Budget(total_steps, args.max_minutes, elapsed_before=elapsed)
     trained = for_training(model, cluster, device, args.compile)
-    with StopRequest() as stop, TrainingLog(metrics, cluster, summarise, show, total_steps, run.step) as log:
+    log = TrainingLog(metrics, cluster, summarise, show, total=total_steps, initial=run.step)
+    with StopRequest() as stop, log:
         for batch in remaining_batches(train_pairs, args, run, cluster):
             if (progress := agreed_progress(cluster, budget, run.step, stop)) >= 1:
                 break

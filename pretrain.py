@@ -193,7 +193,8 @@ def train(args):
     setup = StepConfig(distributed.per_rank_batch_size(args.batch_size, cluster), device, args.precision,
                        args.length_passes)  # how every step computes
     trained = for_training(model, cluster, device, args.compile)
-    log = TrainingLog(metrics, cluster, partial(summarise, args=args, budget=budget), show, args.max_steps, step)
+    log = TrainingLog(metrics, cluster, partial(summarise, args=args, budget=budget), show, total=args.max_steps,
+                      initial=step)
     with StopRequest() as stop, log:
         while (progress := agreed_progress(cluster, budget, step, stop)) < 1:
             lr = set_learning_rate(optimizer, args.lr * warmup_then_linear_decay(progress, args.warmup_fraction))

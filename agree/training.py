@@ -125,9 +125,6 @@ class Budget:
             fractions.append(self.elapsed() / self.max_seconds)
         return min(1.0, max(fractions))
 
-    def finished(self, step):
-        return self.progress(step) >= 1.0
-
 
 class StopRequest:
     """The first Ctrl-C or SIGTERM asks the loop to save and stop at the end of the current step; a second
@@ -202,7 +199,7 @@ class TrainingLog:
     calls `write` (the sums are collective); rank 0 alone writes. With several ranks the record ends with
     each rank's `rank_batch`, which shows that the ranks train on different data."""
 
-    def __init__(self, metrics, cluster, summarise, show, total, initial, clock=time.monotonic):
+    def __init__(self, metrics, cluster, summarise, show, *, total, initial, clock=time.monotonic):
         self.metrics, self.cluster, self.summarise, self.show, self.clock = metrics, cluster, summarise, show, clock
         self.progress = tqdm(total=total, initial=initial, unit="step", disable=not cluster.is_main)
         self._start_window()
@@ -217,7 +214,7 @@ class TrainingLog:
         self.progress.update()
 
     def write(self, head, rank_batch):
-        """The record {**head, **summarise(...)} of the steps since the last one; nothing if there were none."""
+        """The record {**head, **summarise(...)} of the steps since the last one (None if there were none)."""
         if not self.steps:
             return None
         sums = distributed.sum_over_ranks(self.cluster, self.sums)
