@@ -1,7 +1,9 @@
 import json
 import os
+import shutil
 import signal
 from functools import partial
+from pathlib import Path
 
 import pytest
 import torch
@@ -256,6 +258,25 @@ def test_a_run_saved_with_an_option_since_removed_resumes_when_it_was_at_its_def
     with pytest.raises(SystemExit, match="used --neighbour-contrastive-from 0.5, an option that was measured and "
                                          "removed; continue or re-run it at commit 3f767f2"):
         pretrain.main(["--out", str(out), "--resume", "--max-steps", "4"])
+
+
+def test_a_run_of_commit_3f767f2_resumes(tmp_path):
+    """tests/fixtures/checkpoints/bert, written by tools/make_checkpoint_fixture.sh at 3f767f2: its args.json
+    names --neighbour-contrastive-from (at its default) and its optimizer state predates this layout."""
+    subjects, actions = ["man", "woman", "dog", "child"], ["running", "sleeping", "singing", "eating"]
+    corpus = tmp_path / "corpus.txt"  # the fixture's corpus, which its args.json names in a folder now gone
+    corpus.write_text("\n".join(line for s in subjects for line in [f"A {s} is {a} in the park. The {s} likes it. "
+                                                                     f"Later the {s} stops {a}." for a in actions] + [""])
+                      + "\n")
+    out = tmp_path / "bert"
+    shutil.copytree(Path(__file__).parent / "fixtures" / "checkpoints" / "bert", out)
+    saved = json.loads((out / "args.json").read_text())
+    assert saved["neighbour_contrastive_from"] == 0.0
+    (out / "args.json").write_text(json.dumps({**saved, "corpus": [str(corpus)], "data_dir": str(tmp_path / "data"),
+                                               "cache_dir": str(tmp_path / "cache"), "out": str(out)}))
+    pretrain.main(["--out", str(out), "--resume", "--max-steps", "5"])
+    assert json.loads((out / "config.json").read_text())["step"] == 5
+    assert [r["step"] for r in records(out) if "loss" in r] == [1, 2, 3, 4, 5]  # the fixture logged every step
 
 
 def test_shape_options_replace_the_presets_sizes_and_the_run_resumes_with_them(tmp_path, text_corpus):
