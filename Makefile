@@ -37,7 +37,7 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 test: venv
 	$(PY) -m pytest -q tests
 
-# The headline figures of RESULTS.md against their report.json files (part of `make test`).
+# The checked tables of README and RESULTS against their logs, and every link of the docs (part of `make test`).
 check-docs: venv
 	$(PY) -m pytest -q tests/test_docs.py
 
@@ -49,16 +49,16 @@ $(DATA_DIR)/nltk_data/tokenizers/punkt_tab:
 # Pre-training reads the Wikipedia text and the sentences of the NLI training pairs (half the examples each,
 # never a sentence of the test sets), without next-sentence prediction, in sequences of 64 tokens, with the
 # sentence-level term: the recipe's levers (RESULTS.md), on a smaller corpus. The recipe takes nine in ten
-# examples from the NLI sentences; at the demo's 7 minutes validation preferred half (RESULTS.md §6).
+# examples from the NLI sentences; at the demo's 7 minutes validation preferred half (docs/notebook/demo.md).
 PRETRAIN_LEVERS = $(subst $(COMMA), ,$(NLI_TRAIN)) --nli-share 0.5 --exclude-sentences-of snli:test$(COMMA)stsb:dev \
 	--no-nsp --max-len 64 --pre-layer-norm --dropout 0 --warmup-fraction 0.05 --batch-size 32 $(SENTENCE_LEVERS)
 # Beside the masked words, a sentence-level term: each sentence ranked in the batch for the next sentence of its
-# document (no label read); and length-sorted passes that make a step cheaper (RESULTS.md §2, §4). Validation
+# document (no label read); and length-sorted passes that make a step cheaper (RESULTS.md §6). Validation
 # chose it for the recipe and for the demo. SENTENCE_LEVERS= gives masked words alone (recipe 3), which then
-# wants CONTRASTIVE_WEIGHT=0.3 (RESULTS.md §5).
+# wants CONTRASTIVE_WEIGHT=0.3 (RESULTS.md §7).
 SENTENCE_LEVERS ?= --length-passes 2 --neighbour-contrastive-weight 1
 # The fine-tuning adds the in-batch contrastive term to SoftmaxLoss, its weight chosen on validation for each
-# start (RESULTS.md §5, §6): 0.1 for the pre-trained copies of the recipe and of the demo, and for random
+# start (RESULTS.md §7): 0.1 for the pre-trained copies of the recipe and of the demo, and for random
 # weights. CONTRASTIVE_WEIGHT=0 RANDOM_INIT_CONTRASTIVE_WEIGHT=0 is SBERT's objective alone.
 CONTRASTIVE_WEIGHT ?= 0.1
 RANDOM_INIT_CONTRASTIVE_WEIGHT ?= 0.1
@@ -90,7 +90,7 @@ serve: venv
 # recipe-headline pre-trains (keeping copies after 15 and 30 minutes), fine-tunes the reported model and
 # evaluates it. recipe-transfer fine-tunes every start -- random weights with the same architecture and
 # vocabulary, and the copies after 15, 30 and 60 minutes -- with TRANSFER_SEEDS seeds and evaluates them: what
-# pre-training buys (RESULTS.md, the transfer table); the headline is its 60-minute start with seed 0, and a
+# pre-training buys (RESULTS.md §5, the transfer table); the headline is its 60-minute start with seed 0, and a
 # fine-tuning whose report exists is skipped. Each start's learning rate was chosen on validation pairs.
 RECIPE_DIR ?= runs/recipe
 RECIPE_TEXT ?= $(wildcard $(DATA_DIR)/wikipedia/enwiki_0[4-7].txt.gz)
@@ -111,7 +111,7 @@ TRANSFER_SEEDS ?= 0 1
 # fills a table of its own.
 TRANSFER_DIR ?= $(RECIPE_DIR)/transfer
 HEADLINE_RUN = $(if $(filter $(RECIPE_DIR)/transfer,$(TRANSFER_DIR)),$(RECIPE_DIR)/sbert)
-RECIPE_PRECISION ?= auto  # bf16 pays on CPUs with bf16 matrix units (Intel AMX); docs/performance.md
+RECIPE_PRECISION ?= auto  # bf16 pays on CPUs with bf16 matrix units; docs/performance.md measures it
 
 recipe-cpu: recipe-headline recipe-transfer
 

@@ -14,6 +14,7 @@ import torch
 import evaluate
 import pretrain
 from agree.encoded_pairs import load_encoded_pairs
+from agree.training import MetricsLog
 from bert import BertConfig
 from data import LABELS, SPECIAL_TOKENS, Vocab, tokenize
 from metrics import confusion_matrix, format_classification_report, pearson, spearman
@@ -240,7 +241,7 @@ def test_a_pretrained_bert_gets_its_runs_heldout_scores(files):
                            "--cache-dir", str(root / "cache"), "--out", str(out), "--device", "cpu"])
     report = json.loads((out / "report.json").read_text())
     assert report["kind"] == "bert" and "test" not in report
-    logged = [r for r in pretrain.MetricsLog(bert_dir / "metrics.jsonl").read() if "heldout_mlm_accuracy" in r]
+    logged = [r for r in MetricsLog(bert_dir / "metrics.jsonl").read() if "heldout_mlm_accuracy" in r]
     assert logged[-1]["step"] == report["heldout"]["step"] == 2
     for name in ("heldout_mlm_accuracy", "heldout_mlm_loss", "heldout_mlm_perplexity", "heldout_nsp_accuracy"):
         assert report["heldout"][name] == pytest.approx(logged[-1][name], rel=1e-6), name
