@@ -60,20 +60,22 @@ CONSTANT_INPUTS = {"x": "the cosine similarities are", "y": "the gold scores are
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
-    parser.add_argument("--model", required=True, help="a checkpoint directory from finetune.py or pretrain.py")
-    parser.add_argument("--test", help=f"NLI dataset spec(s), comma separated, scored as one set "
-                        f"(fine-tuned models only; default: {DEFAULT_TEST})")
-    parser.add_argument("--sts", help="STS dataset specs, comma separated, each reported on its own: "
-                        "stsb:dev, sick:trial, a local file with a score column, ...")
-    parser.add_argument("--data-dir", default="data", help="datasets live (or are downloaded) here "
-                        "(default: %(default)s)")
-    parser.add_argument("--cache-dir", default=".cache", help="tokenized data is cached here "
-                        "(default: %(default)s)")
-    parser.add_argument("--out", help="write the report here instead of into the model directory")
-    parser.add_argument("--batch-size", type=int, default=128, help="sentence pairs per batch "
-                        "(default: %(default)s); held-out pre-training scores use the run's own batches")
-    parser.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"], default="auto",
-                        help="(default: %(default)s)")
+    what = parser.add_argument_group("what to evaluate")
+    what.add_argument("--model", required=True, help="a checkpoint directory from finetune.py or pretrain.py")
+    what.add_argument("--test", help=f"NLI dataset spec(s), comma separated, scored as one set "
+                      f"(fine-tuned models only; default: {DEFAULT_TEST})")
+    what.add_argument("--sts", help="STS dataset specs, comma separated, each reported on its own: "
+                      "stsb:dev, sick:trial, a local file with a score column, ...")
+    what.add_argument("--out", help="write the report here instead of into the model directory")
+    plumbing = parser.add_argument_group("data and hardware")
+    plumbing.add_argument("--data-dir", default="data", help="datasets live (or are downloaded) here "
+                          "(default: %(default)s)")
+    plumbing.add_argument("--cache-dir", default=".cache", help="tokenized data is cached here "
+                          "(default: %(default)s)")
+    plumbing.add_argument("--batch-size", type=int, default=128, help="sentence pairs per batch "
+                          "(default: %(default)s); held-out pre-training scores use the run's own batches")
+    plumbing.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"], default="auto",
+                          help="(default: %(default)s)")
     return parser.parse_args(argv)
 
 
