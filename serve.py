@@ -13,31 +13,41 @@ Endpoints:
     GET|POST /search        q, k (1 to 100, default 10) -> {"query", "k", "index", "results": [{"sentence",
                             "cosine"}]}, best first, over the sentences of --index (search_index); the Search page
                             for browsers and form posts
-    GET  /health            {"status": "ok", "model": <name of the model directory>}
+    GET  /health            200 {"status": "ok", "model": <name of the model directory>, "encoders": [{"state",
+                            "restarts"}]} while every encoder process is up; 503 with "status": "restarting" or
+                            "down" while one is being replaced (agree/web/supervision.py)
     GET  /about             the model card: configuration, training arguments, evaluation report, charts
     GET  /charts/<name>.svg a chart from the model directory
 
 The page works without JavaScript (the form posts to /predict and the answer comes back as a new page) and
 with it (a small script asks the JSON API and fills in the answer without reloading). Any answer comes as
 JSON when the Accept header names application/json or the URL holds format=json.
+
+Faults it survives (docs/web.md, "Operating it"): encoders that die or hang (supervision.py), bursts and slow
+clients (connections.py), floods of explanations (batching.py), answers that are not numbers (outputs.py).
 """
 import argparse
 import os
 import pickle
+import signal
 import socket
 import sys
-from http.server import ThreadingHTTPServer
+import threading
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import torch
 
 from agree.web.batching import Encoders, EncodingBatcher
+from agree.web.connections import REQUEST_DEADLINE_SECONDS, LimitedHTTPServer
 from agree.web.encoder_process import EncoderProcess, ModelWork
 from agree.web.exchange import DATA_POLICY, Exchange
+from agree.web.occlusion import explain
+from agree.web.outputs import checked
 from agree.web.pages import CHART_NAME, DEFAULT_K, about_page, index_page, search_page
 from agree.web.request_fields import HttpError, flag, parse_fields, search_request, sentence_pair
 from agree.web.search_index import build_index
+from agree.web.supervision import BATCH_DEADLINE_SECONDS, SupervisedEncoder, overall_state
 from sbert import SentenceBERT
 
 CLIENT_TIMEOUT_SECONDS = 10  # per socket read or write: a stalled client loses its connection, not the server
@@ -62,52 +72,80 @@ def load_sentence_bert(directory):
 # and otherwise only splits the batches (docs/web.md measures it); --encoders asks for more where cores are
 # to spare.
 ENCODER_PROCESSES = 1
+MAX_BATCH_ITEMS = 64  # pairs or search queries in one batch, so that a batch is over long before its deadline
+MAX_EXPLANATIONS = 16  # explanations computed at once; one more is refused with a 503 rather than queued
 
 
-class AgreeServer(ThreadingHTTPServer):
+class AgreeServer(LimitedHTTPServer):
     """One thread per connection, so a slow client holds only its own thread; the model behind batchers.
 
-    `client_timeout` (seconds per socket read or write, None for no limit) is a parameter so that tests can
-    choose it rather than race it."""
+    `client_timeout` (seconds per socket read or write, None for no limit), `request_deadline` (seconds for a
+    whole request to arrive, None for no limit), `batch_deadline` (seconds an encoder process may take over
+    a batch) and `connections` (a connections.ConnectionLimit) are parameters so that tests can choose them
+    rather than race them."""
 
     def __init__(self, address, model, model_dir, quiet=False, client_timeout=CLIENT_TIMEOUT_SECONDS,
-                 index=None, encoder_threads=None, encoder_processes=1):
+                 index=None, encoder_threads=None, encoder_processes=1, batch_deadline=BATCH_DEADLINE_SECONDS,
+                 request_deadline=REQUEST_DEADLINE_SECONDS, connections=None):
         self.address_family = address_family(address[0])
-        self.batchers, self.encoder_processes = [], []  # server_close closes these, even when binding fails
-        super().__init__(address, Handler)
+        self.batchers, self.supervisors = [], []  # server_close closes these, even when binding fails
+        super().__init__(address, Handler, client_timeout, request_deadline, connections)
         self.model, self.model_dir, self.index = model.eval(), Path(model_dir).resolve(), index
-        self.quiet, self.client_timeout = quiet, client_timeout
+        self.quiet = quiet
         # The requests that arrive together are answered as one batch (batching.py), which costs far less
         # than one pass each: pairs by one batcher, search queries (encoded and scored against the index in
         # one matrix product) by another. With `encoder_threads` that work, explanations included, runs in
         # `encoder_processes` processes of their own with that many torch threads each (encoder_process.py:
         # in this one the model's thread waits for the request threads' Python), one batch at a time each.
         # In this process there is one encoder: `encode` flips the model into eval mode and back around
-        # every call, which races between threads if the model ever were in training mode.
+        # every call, which races between threads if the model ever were in training mode. Each process is
+        # supervised: replaced, with the same work, when it dies or misses a batch's deadline.
         work = ModelWork(self.model, None if index is None else index.embeddings)
         try:
             for _ in range(encoder_processes if encoder_threads else 0):
-                self.encoder_processes.append(EncoderProcess(work, encoder_threads))
+                self.supervisors.append(SupervisedEncoder(lambda: EncoderProcess(work, encoder_threads),
+                                                          batch_deadline))
         except RuntimeError:
-            self.close_encoder_processes()
+            self.close_encoders()
             self.socket.close()  # no server without its encoders; the port is free again
             raise
-        if self.encoder_processes and index is not None:
-            self.index = index.without_embeddings()  # the children have them; here rows are looked up by number
-        self.encoders = Encoders(self.encoder_processes or [work])
-        self.predictor = EncodingBatcher(lambda encoder, pairs: encoder.predict_ids(pairs), self.encoders)
-        self.searcher = EncodingBatcher(lambda encoder, queries: encoder.search_ids(queries), self.encoders)
-        self.explainer = EncodingBatcher(lambda encoder, pairs: encoder.explain_pairs(pairs), self.encoders)
+        if self.supervisors and index is not None:
+            self.index = index.without_embeddings()  # `work` keeps them for a new process; rows by number here
+        self.encoders = Encoders(self.supervisors or [work])
+        for supervisor in self.supervisors:
+            supervisor.on_change = self.encoders.notify
+        # An explanation is many steps (occlusion.py), each a batch of its own, in turn with the others.
+        self.predictor = EncodingBatcher(lambda encoder, pairs: encoder.predict_ids(pairs), self.encoders,
+                                         MAX_BATCH_ITEMS)
+        self.searcher = EncodingBatcher(lambda encoder, queries: encoder.search_ids(queries), self.encoders,
+                                        MAX_BATCH_ITEMS)
+        self.explainer = EncodingBatcher(lambda encoder, steps: encoder.explain_steps(steps), self.encoders, 1)
         self.batchers = [self.predictor, self.searcher, self.explainer]
+        self.explaining = threading.BoundedSemaphore(MAX_EXPLANATIONS)
+
+    @property
+    def encoder_processes(self):
+        return [supervisor.process for supervisor in self.supervisors]
 
     def predict(self, premise, hypothesis):
-        return self.predictor.encode([tuple(self.model.tokenize([premise, hypothesis]))])[0]
+        prediction = self.predictor.encode([tuple(self.model.tokenize([premise, hypothesis]))])[0]
+        checked(prediction.to_dict())
+        return prediction
 
     def explain(self, premise, hypothesis):
-        return self.explainer.encode([(premise, hypothesis)])[0]
+        if not self.explaining.acquire(blocking=False):
+            raise HttpError(503, f"{MAX_EXPLANATIONS} explanations are being computed: try again in a moment",
+                            [("Retry-After", "1")])
+        try:
+            explanation = explain(self.model, premise, hypothesis,
+                                  lambda *step: self.explainer.encode([step])[0])
+        finally:
+            self.explaining.release()
+        checked(explanation.to_dict())
+        return explanation
 
     def search(self, query, k):
-        found = self.searcher.encode([(self.model.tokenize([query])[0], k)])[0]
+        found = checked(self.searcher.encode([(self.model.tokenize([query])[0], k)])[0])
         return [(self.index.sentences[row], cosine) for row, cosine in found]
 
     def handle_error(self, request, client_address):
@@ -115,14 +153,21 @@ class AgreeServer(ThreadingHTTPServer):
             super().handle_error(request, client_address)
 
     def server_close(self):
+        """Stop listening, then the encoders, all at once and whatever they are doing (a request waiting on
+        one gets a 503), then the batchers."""
         super().server_close()
+        stopping = [threading.Thread(target=supervisor.stop) for supervisor in self.supervisors]
+        for thread in stopping:
+            thread.start()
+        for thread in stopping:
+            thread.join()
         for batcher in self.batchers:
             batcher.close()
-        self.close_encoder_processes()
+        self.close_encoders()
 
-    def close_encoder_processes(self):
-        for process in self.encoder_processes:
-            process.close()
+    def close_encoders(self):
+        for supervisor in self.supervisors:
+            supervisor.close()
 
 
 def address_family(host):
@@ -130,13 +175,14 @@ def address_family(host):
 
 
 def make_server(model, model_dir, host="127.0.0.1", port=8000, quiet=False,
-                client_timeout=CLIENT_TIMEOUT_SECONDS, index=None, encoder_threads=None, encoder_processes=1):
+                client_timeout=CLIENT_TIMEOUT_SECONDS, index=None, encoder_threads=None, encoder_processes=1,
+                **limits):
     """A server bound and ready; call serve_forever() on it (port 0 picks a free port). `index`: a
     search_index.SentenceIndex for /search, or None. `encoder_threads`: encode in `encoder_processes`
     processes of their own with that many torch threads each, as serve.py does; None (the default, for
-    tests) encodes in this process."""
+    tests) encodes in this process. `limits`: AgreeServer's batch_deadline, request_deadline, connections."""
     return AgreeServer((host, port), model, model_dir, quiet, client_timeout, index, encoder_threads,
-                       encoder_processes)
+                       encoder_processes, **limits)
 
 
 class Handler(Exchange):
@@ -181,7 +227,11 @@ class Handler(Exchange):
         self.send_html(200, index_page)
 
     def get_health(self, path):
-        self.send_json(200, {"status": "ok", "model": self.server.model_dir.name})
+        state = overall_state(self.server.supervisors)
+        encoders = [{"state": supervisor.state, "restarts": supervisor.restarts}
+                    for supervisor in self.server.supervisors]
+        self.send_json(200 if state == "ok" else 503,
+                       {"status": state, "model": self.server.model_dir.name, "encoders": encoders})
 
     def get_about(self, path):
         self.send_html(200, about_page, model=self.server.model, model_dir=self.server.model_dir)
@@ -270,10 +320,16 @@ def parse_args(argv=None):
     parser.add_argument("--in-process", action="store_true",
                         help="run the forward passes in the server's own process instead of a process of their own "
                              "(slower under concurrent requests: docs/web.md)")
+    parser.add_argument("--batch-deadline", type=float, default=BATCH_DEADLINE_SECONDS, metavar="SECONDS",
+                        help="how long an encoder process may take over one batch before it is taken for stuck, "
+                             "killed and started anew (default: %(default)s; raise it only for a far slower "
+                             "model or machine)")
     args = parser.parse_args(argv)
     for option in ("threads", "encoders"):
         if getattr(args, option) < 1:
             parser.error(f"--{option} must be at least 1, not {getattr(args, option)}")
+    if not args.batch_deadline > 0:
+        parser.error(f"--batch-deadline must be a number of seconds above 0, not {args.batch_deadline}")
     return args
 
 
@@ -316,7 +372,7 @@ def main(argv=None):
     try:
         server = make_server(model, args.model, args.host, args.port, args.quiet, index=index,
                              encoder_threads=None if args.in_process else args.threads,
-                             encoder_processes=args.encoders)
+                             encoder_processes=args.encoders, batch_deadline=args.batch_deadline)
     except OSError as error:
         raise SystemExit(cannot_listen(args, error)) from None
     except RuntimeError as error:  # the encoder process did not start
@@ -326,6 +382,8 @@ def main(argv=None):
     print(f"Serving {server.model_dir.name} at http://{shown_host}:{port}/ (Ctrl+C stops it)", flush=True)
     if host not in ("127.0.0.1", "::1", "localhost"):
         print("Note: listening beyond this machine; anyone who can reach it can use the model.", flush=True)
+    if threading.current_thread() is threading.main_thread():  # signal handlers can be set there only
+        signal.signal(signal.SIGTERM, signal.default_int_handler)  # a service manager's stop, as Ctrl+C
     try:
         server.serve_forever()
     except KeyboardInterrupt:

@@ -1,17 +1,20 @@
 """agree/web/encoder_process.py: what requests ask of the model (predictions of tokenized pairs, the nearest
-sentences of the index to tokenized queries, explanations of pairs), computed here by ModelWork and in a
-process of its own by EncoderProcess, gives the model's own answers; a failing batch and a stopped process are
-errors that say so; nothing is left behind."""
+sentences of the index to tokenized queries, the steps of explanations), computed here by ModelWork and in a
+process of its own by EncoderProcess, gives the model's own answers; a failing batch, a process that died and
+one that does not answer within its deadline are errors that say so; closing ends even a stopped process;
+nothing is left behind."""
 import os
 import signal
+import threading
 
 import pytest
 import torch
 from tiny_sbert import untrained_model
 
-from agree.web.encoder_process import EncoderProcess, ModelWork
+from agree.web.encoder_process import EncoderFailure, EncoderProcess, ModelWork
 from agree.web.occlusion import explain
 
+GUARD_SECONDS = 60  # only a hung test waits this long
 SENTENCES = ["a man is playing guitar", "the dog runs", "a woman is sleeping on the stage .", "the music"]
 PAIRS = [("a man is playing guitar", "the man is sleeping"), ("the dog runs", "a dog runs on the stage .")]
 
@@ -62,9 +65,10 @@ def test_search_gives_each_query_its_own_k_nearest_rows_best_first(model, index_
 
 
 @pytest.mark.parametrize("in_a_process", [False, True])
-def test_explanations_of_a_batch_are_those_of_explain_one_pair_at_a_time(model, encoder, in_a_process):
+def test_explanations_computed_step_by_step_there_are_those_of_explain_here(model, encoder, in_a_process):
     work = encoder if in_a_process else ModelWork(model)
-    for answer, pair in zip(work.explain_pairs(PAIRS), PAIRS):
+    for pair in PAIRS:
+        answer = explain(model, *pair, compute=lambda *step: work.explain_steps([step])[0])
         wanted = explain(model, *pair)
         assert answer.prediction.label == wanted.prediction.label
         for side in ("premise", "hypothesis"):
@@ -91,7 +95,7 @@ def test_close_ends_the_process(model):
 def test_a_process_that_died_is_a_clear_error(model):
     process = EncoderProcess(ModelWork(model), threads=1)
     os.kill(process.process.pid, signal.SIGKILL)
-    with pytest.raises(RuntimeError, match=r"the encoder process has stopped \(exit code -9\)"):
+    with pytest.raises(EncoderFailure, match=r"the encoder process has stopped \(exit code -9\)"):
         process.predict_ids([tuple(model.tokenize(PAIRS[0]))])
     process.close()
     assert not process.process.is_alive()
@@ -118,3 +122,18 @@ def test_the_child_holds_one_copy_of_the_index_not_its_pickled_bytes_beside_it(m
     rows = 64 * 2**20 // (4 * model.config.bert.d_model)  # 64 MiB of float32 embeddings
     grown = resident_with(torch.ones(rows, model.config.bert.d_model)) - resident_with(None)
     assert 0.9 * 64 * 2**20 < grown < 1.5 * 64 * 2**20  # one copy, not two
+
+
+def test_a_process_that_does_not_answer_within_the_deadline_is_a_clear_error_and_closing_kills_it(model):
+    process = EncoderProcess(ModelWork(model), threads=1)
+    os.kill(process.process.pid, signal.SIGSTOP)  # as a stuck process looks: alive, silent
+    try:
+        with pytest.raises(EncoderFailure, match=r"the encoder process did not answer within 0.2 s"):
+            process.call("predict_ids", [tuple(model.tokenize(PAIRS[0]))], deadline=0.2)
+        closing = threading.Thread(target=process.close, kwargs={"grace": 0.1})
+        closing.start()
+        closing.join(timeout=GUARD_SECONDS)
+        assert not closing.is_alive() and process.process.exitcode == -signal.SIGKILL
+    finally:
+        if process.process.is_alive():
+            os.kill(process.process.pid, signal.SIGKILL)

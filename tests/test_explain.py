@@ -3,6 +3,7 @@ import pytest
 import torch
 from tiny_sbert import untrained_model
 
+from agree.web import occlusion
 from agree.web.occlusion import explain, words_read
 from agree.web.packing import predict_ids
 from data import CLS_ID, SEP_ID
@@ -86,3 +87,25 @@ def test_only_the_words_the_model_reads_are_explained(model):
 def test_tokens_that_are_not_the_word_split_are_shown_as_tokens(model):
     dog = model.vocab.ids["dog"]
     assert words_read(model, "a man", [CLS_ID, dog, SEP_ID]) == ["dog"]
+
+
+def test_a_long_sentence_is_explained_in_steps_of_at_most_step_tokens_with_the_same_answer(model, monkeypatch):
+    premise, hypothesis = " ".join(["dog", "man", "runs"] * 10), "a man is playing guitar"
+    whole = explain(model, premise, hypothesis)
+    monkeypatch.setattr(occlusion, "STEP_TOKENS", 100)
+    steps = []
+
+    def compute(name, *arguments):
+        steps.append((name, arguments))
+        return occlusion.STEPS[name](model, *arguments)
+
+    stepped = explain(model, premise, hypothesis, compute)
+    shortened = [(len(arguments[-1]), len(arguments[0]) - 1) for name, arguments in steps  # (ids, ..., positions)
+                 if name == "probabilities_without"]
+    assert len(shortened) == 10 + 1  # 30 premise words of 31 tokens, 3 a step; the hypothesis in one
+    assert all(rows * tokens <= 100 for rows, tokens in shortened)
+    assert stepped.prediction == whole.prediction
+    for side in ("premise", "hypothesis"):
+        assert [e.word for e in getattr(stepped, side)] == [e.word for e in getattr(whole, side)]
+        assert [e.probability_without for e in getattr(stepped, side)] == \
+            pytest.approx([e.probability_without for e in getattr(whole, side)], abs=1e-6)

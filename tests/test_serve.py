@@ -5,6 +5,7 @@ timeout a client sets here is a guard against a hung test, far longer than any a
 import contextlib
 import http.client
 import json
+import os
 import re
 import socket
 import threading
@@ -319,8 +320,8 @@ def test_a_browser_gets_errors_as_a_page(port):
 # --- health, model card, charts -------------------------------------------------------------------------
 
 def test_health_names_the_model_directory(port):
-    status, _, text = request(port, "GET", "/health")
-    assert status == 200 and json.loads(text) == {"status": "ok", "model": "tiny-sbert"}
+    status, _, text = request(port, "GET", "/health")  # the model in the server's process: no encoder processes
+    assert status == 200 and json.loads(text) == {"status": "ok", "model": "tiny-sbert", "encoders": []}
 
 
 def test_about_shows_the_configuration_even_without_reports(port):
@@ -592,7 +593,7 @@ def test_in_the_servers_process_every_forward_pass_runs_on_its_one_encoder_lent_
     with running(checkpoint, index_file=index_file, cache_dir=tmp_path) as server:
         assert server.encoders.count == 1
         held, run_layers = [], server.model.bert.run_layers  # every forward pass, padded or packed
-        server.model.bert.run_layers = lambda *args, **kwargs: held.append(server.encoders.free.empty()) or \
+        server.model.bert.run_layers = lambda *args, **kwargs: held.append(not server.encoders.free) or \
             run_layers(*args, **kwargs)
         port = server.server_address[1]
         for path in ("/predict", "/predict?explain=1"):
@@ -650,7 +651,7 @@ def test_each_of_two_encoder_processes_gives_the_answers_of_the_model_and_both_e
         used = []
         for _ in children:
             with server.encoders.borrowed() as held:  # so the request goes to the other one
-                used.append(next(process for process in server.encoder_processes if process is not held))
+                used.append(next(encoder for encoder in server.supervisors if encoder is not held))
                 status, _, answer = post_json(server.server_address[1], PAIR)
                 assert status == 200
                 assert_same_answer(answer, wanted_answer)
@@ -659,7 +660,7 @@ def test_each_of_two_encoder_processes_gives_the_answers_of_the_model_and_both_e
                 results = json.loads(text)["results"]
                 assert [r["sentence"] for r in results] == [s for s, _ in wanted_found]
                 assert [r["cosine"] for r in results] == pytest.approx([c for _, c in wanted_found], abs=1e-6)
-        assert set(used) == set(server.encoder_processes)
+        assert set(used) == set(server.supervisors)
     assert [child.exitcode for child in children] == [0, 0]
 
 
@@ -668,14 +669,21 @@ def test_when_a_second_encoder_process_fails_to_start_the_first_is_closed_and_th
     started = []
 
     class FirstStartsSecondFails:
+        exitcode = None
+
         def __init__(self, work, threads):
             if started:
                 raise RuntimeError("the encoder process failed: MemoryError")
             self.closed = False
+            self.sentinel, self.running = os.pipe()  # readable once `running` is closed, as a process's at its end
             started.append(self)
+
+        def stop(self, grace=None):
+            pass
 
         def close(self):
             self.closed = True
+            os.close(self.running)
 
     monkeypatch.setattr(serve, "EncoderProcess", FirstStartsSecondFails)
     port = free_port()
@@ -684,6 +692,7 @@ def test_when_a_second_encoder_process_fails_to_start_the_first_is_closed_and_th
     assert len(started) == 1 and started[0].closed
     with socket.socket() as again:
         again.bind(("127.0.0.1", port))
+    os.close(started[0].sentinel)
 
 
 def test_main_encodes_in_a_process_of_its_own_unless_told_otherwise(checkpoint, monkeypatch):

@@ -10,25 +10,36 @@ docs/web.md has the figures). A process has its own interpreter and its own lock
 while the server talks.
 
 `ModelWork` is that work: the predictions of tokenized pairs, the nearest sentences of the index to tokenized
-queries (both packed into one row when that saves padding: packing.py), and the explanations of pairs
+queries (both packed into one row when that saves padding: packing.py), and the steps of explanations
 (occlusion.py). The server calls it directly (serve.py --in-process) or through `EncoderProcess`, which
 sends the arguments through a pipe to a child holding its own `ModelWork` and brings back the answers, so
 that no torch operation runs in the server's process on a request's path.
+
+A child can die (killed, out of memory) or stop answering (stopped, stuck). `EncoderProcess.call` then raises
+`EncoderFailure` instead of waiting for ever: at once when the pipe closes, after `deadline` seconds when no
+answer comes. What to do about it (a new child) is supervision.py's business.
 """
 import multiprocessing
 import os
 import pickle
 import signal
+import sys
 import threading
 from pathlib import Path
 
 import torch
 
-from agree.web.occlusion import explain
+from agree.web.occlusion import STEPS
 from agree.web.packing import encode_ids, predict_ids
 from agree.web.search_index import nearest
 
 START_TIMEOUT_SECONDS = 120  # loading torch and the weights; far longer than it takes
+CLOSE_GRACE_SECONDS = 0.5  # a child told to finish that has not within this is killed: it holds nothing to save
+
+
+class EncoderFailure(RuntimeError):
+    """The child can answer no more: it has died, or it did not answer in time. Its pipe may still hold a late
+    answer, so the process must be replaced, not asked again."""
 
 
 class ModelWork:
@@ -48,10 +59,10 @@ class ModelWork:
                         max(k for _, k in requests))
         return [rows[:k] for rows, (_, k) in zip(found, requests)]
 
-    def explain_pairs(self, pairs):
-        """[Explanation] of (premise, hypothesis) sentences, one after another: each is already a batch of
-        its own (every shortened variant of a sentence in one forward pass), and it needs the words too."""
-        return [explain(self.model, premise, hypothesis) for premise, hypothesis in pairs]
+    def explain_steps(self, steps):
+        """The answers to steps of explanations, [(name, *arguments)] (occlusion.STEPS), one after another:
+        each is already a batch of its own (the shortened variants of a sentence, up to occlusion.STEP_TOKENS)."""
+        return [STEPS[name](self.model, *arguments) for name, *arguments in steps]
 
 
 class EncoderProcess:
@@ -81,14 +92,18 @@ class EncoderProcess:
     def search_ids(self, requests):
         return self.call("search_ids", requests)
 
-    def explain_pairs(self, pairs):
-        return self.call("explain_pairs", pairs)
+    def explain_steps(self, steps):
+        return self.call("explain_steps", steps)
 
-    def call(self, method, argument):
+    def call(self, method, argument, deadline=None):
+        """The child's answer to `method(argument)`; EncoderFailure if it dies first or, with a `deadline`
+        (seconds), does not answer within it; RuntimeError if the method raised there (the child goes on)."""
         try:
             self.connection.send((method, argument))
         except (BrokenPipeError, OSError):
             raise self.stopped() from None
+        if deadline is not None and not self.connection.poll(deadline):
+            raise EncoderFailure(f"the encoder process did not answer within {deadline:g} s")
         return self.answer()
 
     def answer(self):
@@ -102,7 +117,16 @@ class EncoderProcess:
 
     def stopped(self):
         self.process.join(timeout=1)
-        return RuntimeError(f"the encoder process has stopped (exit code {self.process.exitcode})")
+        return EncoderFailure(f"the encoder process has stopped (exit code {self.process.exitcode})")
+
+    @property
+    def sentinel(self):
+        """Ready (to multiprocessing.connection.wait) once the child has ended, however it ended."""
+        return self.process.sentinel
+
+    @property
+    def exitcode(self):
+        return self.process.exitcode
 
     def cpu_seconds(self):
         """CPU time the child has used so far (Linux), for the benchmarks' accounting; None elsewhere."""
@@ -116,16 +140,24 @@ class EncoderProcess:
         """The child's resident memory now (Linux), for the benchmarks; None elsewhere."""
         return resident_bytes(self.process.pid)
 
-    def close(self):
-        """Ask the child to finish; stop it if it does not."""
+    def stop(self, grace=CLOSE_GRACE_SECONDS):
+        """Ask the child to finish and kill it if it has not within `grace` seconds. SIGKILL, because it is the
+        one signal a stopped process cannot leave pending. The pipe stays open: another thread may be
+        waiting on it, and it wakes now, at its end."""
         try:
             self.connection.send(None)
         except OSError:
             pass
-        self.process.join(timeout=5)
+        self.process.join(timeout=grace)
+        self.kill()
+
+    def kill(self):
         if self.process.is_alive():
-            self.process.terminate()
-            self.process.join()
+            self.process.kill()
+        self.process.join()
+
+    def close(self, grace=CLOSE_GRACE_SECONDS):
+        self.stop(grace)
         self.connection.close()
 
 
@@ -163,6 +195,11 @@ def serve_work(connection, threads):
             connection.send(("ok", getattr(work, method)(argument)))
         except Exception as error:  # a bad batch fails its requests, not the process
             connection.send(("error", f"{type(error).__name__}: {error}"))
+    # Done. The interpreter's own teardown (torch's modules and threads) would take longer than the server
+    # waits before it kills a child, and there is nothing here to save.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 def receive(connection):

@@ -1,10 +1,13 @@
 """One request and its answer, the HTTP side of serve.py's handler: reading a body (its size checked before a
 byte of it is read; a form or JSON), telling whether the client wants a page or JSON, and sending answers
-with the headers every answer carries (its length, no sniffing, no referrer, a Content-Security-Policy).
-serve.py's Handler adds the routes to it.
+with the headers every answer carries (its length, no sniffing, no referrer, a Content-Security-Policy),
+http.server's own refusals (an unknown method, HTTP/2, a request line it cannot read) included. The request
+is read within the server's deadline (connections.py). serve.py's Handler adds the routes to it.
 """
+import email.message
 import json
 import secrets
+from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler
 
 from agree.web.request_fields import HttpError, parse_form_body, parse_json_body
@@ -25,10 +28,19 @@ class Exchange(BaseHTTPRequestHandler):
     # protocol_version stays HTTP/1.0: one request per connection, so a refused body that was never read cannot
     # be taken for the next request, and no idle keep-alive connection holds a thread.
     server_version = "agree"
+    # What an answer to a request that could not be read looks at: nothing was sent, so JSON.
+    path, query, form, headers = "", {}, {}, email.message.Message()
 
     def setup(self):
         self.timeout = self.server.client_timeout  # StreamRequestHandler puts it on the socket
         super().setup()
+        self.rfile.close()  # the socket's own reader, replaced by one that keeps the whole-request deadline
+        self.rfile = self.server.request_reader(self.connection)
+
+    def parse_request(self):
+        arrived = super().parse_request()  # the request line and the headers have been read
+        self.server.connections.request_read(self.connection)
+        return arrived
 
     # --- reading requests
 
@@ -61,6 +73,9 @@ class Exchange(BaseHTTPRequestHandler):
         """The body, its size checked before a byte of it is read, so no one can make us hold much memory."""
         if "Transfer-Encoding" in self.headers:
             raise HttpError(411, "send the body with a Content-Length, not in chunks")
+        lengths = self.headers.get_all("Content-Length", [])
+        if len({length.strip() for length in lengths}) > 1:  # which one is right? Neither can be trusted
+            raise HttpError(400, f"{len(lengths)} different Content-Length headers: send one")
         length = self.headers.get("Content-Length")
         if length is None:
             raise HttpError(411, "a Content-Length header is required")
@@ -77,6 +92,7 @@ class Exchange(BaseHTTPRequestHandler):
     # --- writing answers
 
     def send(self, status, body, content_type, headers=()):
+        self.connection.settimeout(self.server.client_timeout)  # for the writes: the request's deadline is over
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
@@ -89,7 +105,7 @@ class Exchange(BaseHTTPRequestHandler):
             self.wfile.write(body)
 
     def send_json(self, status, value, headers=()):
-        body = json.dumps(value).encode("utf-8")
+        body = json.dumps(value, allow_nan=False).encode("utf-8")  # NaN is not JSON; raise, never send it
         self.send(status, body, "application/json", [("Content-Security-Policy", DATA_POLICY), *headers])
 
     def send_html(self, status, page, headers=(), **values):
@@ -98,6 +114,22 @@ class Exchange(BaseHTTPRequestHandler):
         body = page(nonce, **values).encode("utf-8")
         policy = PAGE_POLICY.format(nonce=nonce)
         self.send(status, body, "text/html; charset=utf-8", [("Content-Security-Policy", policy), *headers])
+
+    def send_error(self, code, message=None, explain=None):
+        """http.server's own refusals, answered as every other error: JSON or the page, with the same headers."""
+        if self.request_version == "HTTP/0.9":  # the version could not be read (HTTP/2.0, say): answer in ours
+            self.request_version = self.protocol_version
+        if code == HTTPStatus.NOT_IMPLEMENTED:
+            message = f"this server does not know the method {self.command}: it answers GET, HEAD and POST"
+        elif code == HTTPStatus.HTTP_VERSION_NOT_SUPPORTED:
+            message = f"{self.requestline.split()[-1]} is not supported: send HTTP/1.1 or HTTP/1.0"
+        message = " ".join(filter(None, [message or HTTPStatus(code).phrase, explain]))
+        self.log_error("code %d, message %s", code, message)
+        self.send_error_answer(HttpError(code, message, [("Connection", "close")]))
+
+    def send_error_answer(self, error):
+        """An error as JSON; serve.py's Handler answers with a page when the client wants one."""
+        self.send_json(error.status, {"error": error.message}, error.headers)
 
     def log_message(self, format, *args):
         if not self.server.quiet:

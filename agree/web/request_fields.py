@@ -3,6 +3,7 @@ values serve.py works with, or an HttpError (status and a message for the person
 which field is wrong and how.
 """
 import json
+import unicodedata
 from urllib.parse import parse_qs
 
 from agree.web.pages import DEFAULT_K, MAX_FIELD_CHARS, MAX_K
@@ -55,8 +56,9 @@ def checked_text(values, field):
     text = values[field]
     if not isinstance(text, str):
         raise HttpError(400, f"{field} must be a string, not {json.dumps(text)[:40]}")
-    if not text.strip():
-        raise HttpError(400, f"{field} is empty")
+    if not visible(text):
+        raise HttpError(400, f"{field} is empty" + (" (it holds only invisible or control characters)"
+                                                    if text.strip() else ""))
     if len(text) > MAX_FIELD_CHARS:
         raise HttpError(413, f"{field} is longer than {MAX_FIELD_CHARS:,} characters")
     try:
@@ -64,6 +66,14 @@ def checked_text(values, field):
     except UnicodeEncodeError:
         raise HttpError(400, f"{field} is not valid Unicode text") from None
     return text
+
+
+def visible(text):
+    """Whether any character of `text` shows: not a space, a control character or an invisible format
+    character (a zero-width space or joiner, a byte-order mark, a direction mark). Text made only of those
+    reads as nothing, and a label given to it would be a confident answer to an empty question."""
+    return any(not character.isspace() and unicodedata.category(character) not in ("Cc", "Cf")
+               for character in text)
 
 
 def sentence_pair(values):
