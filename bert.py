@@ -40,6 +40,17 @@ class BertConfig:
     bias: bool = True  # False drops the biases of linear layers and LayerNorms (Cramming)
 
     def __post_init__(self):
+        # A config.json edited by hand may hold anything: "big" for d_model would fail far from here, in a
+        # string-formatting error, so each value's kind is checked first.
+        for field in fields(self):
+            value, kind = getattr(self, field.name), field.type
+            number = isinstance(value, (int, float)) and not isinstance(value, bool)
+            if kind is int and (not number or not isinstance(value, int) or value < 1):
+                raise ValueError(f"{field.name} must be a whole number of at least 1, not {value!r}")
+            if kind is float and (not number or not value >= 0):
+                raise ValueError(f"{field.name} must be a number of at least 0, not {value!r}")
+            if kind in (bool, str) and not isinstance(value, kind):
+                raise ValueError(f"{field.name} must be {'true or false' if kind is bool else 'text'}, not {value!r}")
         if self.d_model % self.n_heads:
             raise ValueError(f"d_model ({self.d_model}) must be divisible by n_heads ({self.n_heads})")
         if self.attention not in ("written", "fused"):

@@ -31,6 +31,7 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
+from agree import errors
 from agree.atomic import atomic_write_json, atomic_write_text, read_json, recover_directory
 from agree.charts import bar_chart, confusion_matrix_chart, training_charts, write_svg
 from agree.corpus import CorpusConfig, load_corpus
@@ -76,6 +77,7 @@ def parse_args(argv=None):
                           "(default: %(default)s); held-out pre-training scores use the run's own batches")
     plumbing.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"], default="auto",
                           help="(default: %(default)s)")
+    errors.add_debug_option(plumbing)
     return parser.parse_args(argv)
 
 
@@ -304,4 +306,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    errors.run(main)

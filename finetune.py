@@ -21,8 +21,8 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from agree import distributed
-from agree.atomic import atomic_write_json, read_json, replace_directory
+from agree import distributed, errors
+from agree.atomic import atomic_write_json, read_json, recover_directory, remove_interrupted_saves, replace_directory
 from agree.contrastive import in_batch_contrastive_loss
 from agree.datasets import load_pairs, split_pairs
 from agree.encoded_pairs import batches_per_epoch, evaluation_batches, load_encoded_pairs, training_batches
@@ -30,6 +30,7 @@ from agree.training import Budget, MetricsLog, StopRequest, TrainingLog, add_com
                            autocast, check_resume, evaluation_mode, for_training, make_optimizer, pick_device, \
                            restore_training_state, seed_step, set_learning_rate, training_state, \
                            warmup_then_linear_decay, without_removed_options
+from agree.weights import record_digest, save_tensors
 from bert import BertConfig
 from data import Vocab, tokenize, use_nltk_data
 from sbert import FEATURES, POOLINGS, SentenceBERT, SentenceBertConfig
@@ -79,6 +80,7 @@ def parse_args(argv=None):
                         "0 trains SBERT's objective alone (default: %(default)s)")
     evaluation.add_argument("--eval-every", type=int, default=0,
                             help="also validate every N steps (default: at the end of each epoch only)")
+    errors.add_debug_option(hardware)
     return parser.parse_args(argv)
 
 
@@ -113,8 +115,13 @@ def load_data(args, model):
 
 def prepare(args, cluster):
     """The model (the same random start on every rank, or the saved one with --resume) and the pairs. Rank 0
-    goes first: it tokenizes and caches, the other ranks read the cache."""
+    goes first: it repairs the state a crash left half-replaced (and removes what a killed save left), tokenizes
+    and caches; the other ranks read the cache."""
     with distributed.main_first(cluster):
+        recover_directory(f"{args.out}/last")
+        if cluster.is_main:
+            remove_interrupted_saves(args.out)
+            remove_interrupted_saves(f"{args.out}/last")
         check_resume(args.out, args.resume, "last/trainer.pt")
         saved = Path(args.out, "args.json")
         if args.resume and saved.exists():  # a run of an older version may have used an option since removed
@@ -273,8 +280,8 @@ class Checkpoints:
     def save_last(self, run, budget):
         with replace_directory(f"{self.args.out}/last") as directory:
             self.model.save(directory)
-            torch.save(training_state(self.optimizer, run.step, budget.elapsed(), **run.to_dict()),
-                       directory / "trainer.pt")
+            state = training_state(self.optimizer, run.step, budget.elapsed(), **run.to_dict())
+            record_digest(directory, "trainer.pt", save_tensors(state, directory / "trainer.pt"))
 
     def finish(self, run, budget, stopped):
         """A run that ended (not one interrupted) validates once more if its last steps were not validated
@@ -294,4 +301,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    errors.run(main)

@@ -23,14 +23,15 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from agree import distributed
-from agree.atomic import atomic_write_json, read_json, recover_directory, replace_directory
+from agree import distributed, errors
+from agree.atomic import atomic_write_json, read_json, recover_directory, remove_interrupted_saves, replace_directory
 from agree.corpus import CorpusConfig, load_corpus
 from agree.pretraining import StepConfig, evaluate_heldout, forward, load_pretrained_bert, neighbour_term, ratio_or_none
 from agree.training import Budget, MetricsLog, StopRequest, TrainingLog, add_common_arguments, agreed_progress, \
                            check_resume, for_training, make_optimizer, pick_device, restore_training_state, seed_step, \
                            set_learning_rate, training_state, warmup_then_linear_decay, without_removed_options
 from agree.transfer import TransferConfig, TransferSignals
+from agree.weights import DIGESTS, save_tensors
 from bert import BertConfig, BertForPreTraining
 from masking import ExampleConfig, PretrainingData
 
@@ -110,6 +111,7 @@ def parse_args(argv=None):
     hardware.add_argument("--attention", choices=["written", "fused"], default="written",
                           help="attention written out, or torch's fused kernel (same result; default: "
                           "%(default)s)")
+    errors.add_debug_option(hardware)
     args = parser.parse_args(argv)
     if not args.corpus and not args.resume:
         parser.error("the following arguments are required: --corpus")
@@ -154,9 +156,12 @@ def load_data(args, max_len):
 
 def prepare(args, cluster):
     """The run's settings (the saved ones with --resume) and its data. Rank 0 goes first: it repairs a
-    checkpoint that a crash left half-replaced and builds the corpus cache, which the other ranks then read."""
+    checkpoint that a crash left half-replaced (and removes what a killed save left beside it) and builds the
+    corpus cache, which the other ranks then read."""
     with distributed.main_first(cluster):
         recover_directory(args.out)
+        if cluster.is_main:
+            remove_interrupted_saves(args.out)
         check_resume(args.out, args.resume, "trainer.pt")
         args = resumed_args(args) if args.resume else args
         data = load_data(args, args.max_len or BertConfig.preset(args.preset).max_len)
@@ -325,8 +330,12 @@ class Checkpoints:
             for name in ("metrics.jsonl", "args.json"):  # written into --out as the run goes; carried over
                 if (Path(args.out) / name).exists():
                     shutil.copy2(Path(args.out) / name, directory / name)
-            torch.save({k: v.cpu() for k, v in self.model.state_dict().items()}, directory / "model.pt")
-            torch.save(training_state(self.optimizer, step, budget.elapsed()), directory / "trainer.pt")
+            # The digests of the two tensor files go into config.json, written last (agree/weights.py).
+            config[DIGESTS] = {
+                "model.pt": save_tensors({k: v.cpu() for k, v in self.model.state_dict().items()},
+                                         directory / "model.pt"),
+                "trainer.pt": save_tensors(training_state(self.optimizer, step, budget.elapsed()),
+                                           directory / "trainer.pt")}
             self.data.corpus.vocab.save(directory / "vocab.txt")
             atomic_write_json(directory / "config.json", config)
 
@@ -348,4 +357,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    errors.run(main)

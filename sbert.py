@@ -17,10 +17,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from agree.atomic import atomic_path, atomic_write_json, read_json
+from agree.atomic import atomic_write_json, read_json
+from agree.errors import UserError, in_file
 from agree.hf import checkpoints as hf_checkpoints
 from agree.hf.wordpiece import load_tokenizer
 from agree.training import evaluation_mode
+from agree.weights import DIGESTS, load_state, load_tensors, save_tensors
 from bert import BERT, BertConfig
 from data import LABELS, PAD_ID, encode_sentence, length_sorted_batches
 
@@ -159,26 +161,41 @@ class SentenceBERT(nn.Module):
     # --- checkpoints
 
     def save(self, directory):
-        """config.json, vocab.txt and model.pt (encoder and classifier), each written atomically; other
-        files in the directory (metrics.jsonl, reports) are left alone."""
+        """config.json, vocab.txt and model.pt (encoder and classifier), each written atomically, config.json
+        last with the digest of model.pt (agree/weights.py); other files in the directory (metrics.jsonl,
+        reports) are left alone."""
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         self.vocab.save(directory / "vocab.txt")
-        with atomic_path(directory / "model.pt") as temporary:
-            torch.save({k: v.cpu() for k, v in self.state_dict().items()}, temporary)
-        config = {**self.config.to_dict(), "tokenizer": self.vocab.settings()}  # wordpiece.load_tokenizer reads it
+        digest = save_tensors({k: v.cpu() for k, v in self.state_dict().items()}, directory / "model.pt")
+        config = {**self.config.to_dict(), "tokenizer": self.vocab.settings(),  # wordpiece.load_tokenizer reads it
+                  DIGESTS: {"model.pt": digest}}
         atomic_write_json(directory / "config.json", config)
 
     @classmethod
     def load(cls, directory, device="cpu"):
+        """The model saved in `directory`, its weights checked (digest, finite values, shapes); a problem with
+        any of its files is a UserError (or SystemExit) naming the file."""
         directory = Path(directory)
         values = read_json(directory / "config.json")
         if values.get("kind") != "sbert":
             raise SystemExit(f"{directory} holds a {values.get('kind', 'unknown')!r} checkpoint, not a "
                              "fine-tuned Sentence-BERT (run finetune.py on it first)")
-        model = cls(SentenceBertConfig.from_dict(values), load_tokenizer(directory, values))
-        model.load_state_dict(torch.load(directory / "model.pt", weights_only=True, map_location="cpu"))
+        try:
+            config = SentenceBertConfig.from_dict(values)
+        except (KeyError, TypeError, ValueError) as error:
+            raise in_file(directory / "config.json", error) from error
+        model = cls.checked(config, load_tokenizer(directory, values), directory)
+        load_state(model, load_tensors(directory / "model.pt", values), directory / "model.pt")
         return model.to(device).eval()
+
+    @classmethod
+    def checked(cls, config, tokenizer, directory):
+        """The model of a checkpoint's config and tokenizer, or a UserError when they disagree."""
+        try:
+            return cls(config, tokenizer)
+        except ValueError as error:
+            raise UserError(f"{directory / 'vocab.txt'} does not fit {directory / 'config.json'}: {error}") from error
 
     @classmethod
     def from_pretrained_bert(cls, directory, pooling="mean", features="u,v,|u-v|", dropout=None, weights=True):
@@ -186,32 +203,39 @@ class SentenceBERT(nn.Module):
         encoder weights and tokenizer, a fresh classifier. `dropout` replaces the pre-training dropout rate when
         given. weights=False keeps the architecture and tokenizer but not the weights: the baseline that shows what
         pre-training buys."""
-        bert_config, tokenizer, read_encoder = pretrained_encoder(Path(directory))
+        directory = Path(directory)
+        bert_config, tokenizer, read_encoder = pretrained_encoder(directory)
         if dropout is not None:
             bert_config.dropout = dropout
         config = SentenceBertConfig(bert_config, pooling, features)
-        model = cls(config, tokenizer)
+        model = cls.checked(config, tokenizer, directory)
         if weights:
-            model.bert.load_state_dict(read_encoder())  # strict: every encoder weight must be there
+            encoder, path = read_encoder()
+            load_state(model.bert, encoder, path)  # strict: every encoder weight must be there
         return model
 
 
 def pretrained_encoder(directory):
     """(BertConfig, tokenizer, read_encoder) of a pre-trained checkpoint; read_encoder() gives the encoder's
-    state dict. A pretrain.py checkpoint's weights are read only when wanted (not for --random-init); a
-    Hugging Face directory's are read at once, so that one that does not map is refused at once."""
+    state dict and the file it came from. A pretrain.py checkpoint's weights are read only when wanted (not
+    for --random-init), after their digest is checked; a Hugging Face directory's are read at once, so that one
+    that does not map is refused at once."""
     if hf_checkpoints.is_huggingface_bert(directory):
         try:
             config, tokenizer, encoder = hf_checkpoints.load_encoder(directory)
         except ValueError as error:
             raise SystemExit(str(error)) from None
-        return config, tokenizer, lambda: encoder
+        return config, tokenizer, lambda: (encoder, directory)
     values = read_json(directory / "config.json")
     if values.get("kind") != "bert":
         raise SystemExit(f"{directory} holds a {values.get('kind', 'unknown')!r} checkpoint, not a "
                          "pre-trained BERT from pretrain.py or a Hugging Face BERT directory")
+    try:
+        config = BertConfig.from_dict(values["model"])
+    except (KeyError, TypeError, ValueError) as error:
+        raise in_file(directory / "config.json", error) from error
 
     def read_encoder():
-        saved = torch.load(directory / "model.pt", weights_only=True, map_location="cpu")
-        return {k.removeprefix("bert."): v for k, v in saved.items() if k.startswith("bert.")}
-    return BertConfig.from_dict(values["model"]), load_tokenizer(directory, values), read_encoder
+        saved = load_tensors(directory / "model.pt", values)
+        return {k.removeprefix("bert."): v for k, v in saved.items() if k.startswith("bert.")}, directory / "model.pt"
+    return config, load_tokenizer(directory, values), read_encoder

@@ -10,7 +10,6 @@
 """
 import math
 from dataclasses import dataclass
-from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
@@ -18,7 +17,9 @@ import torch
 
 from agree.atomic import read_json, recover_directory
 from agree.contrastive import ranking_loss
+from agree.errors import in_file
 from agree.training import autocast, evaluation_mode
+from agree.weights import load_state, load_tensors
 from bert import IGNORE_INDEX, BertConfig, BertForPreTraining, pretraining_loss
 from data import PAD_ID, by_length, length_sorted_batches
 from sbert import pool
@@ -145,12 +146,16 @@ def ratio_or_none(part, whole):
 
 
 def load_pretrained_bert(directory, device="cpu"):
-    """A pretrain.py checkpoint as a BertForPreTraining (for evaluation or to continue training)."""
+    """A pretrain.py checkpoint as a BertForPreTraining (for evaluation or to continue training), its weights
+    checked (agree/weights.py): a problem with a file is a UserError (or SystemExit) naming it."""
     directory = recover_directory(directory)
-    config = read_json(Path(directory) / "config.json")
+    config = read_json(directory / "config.json")
     if config.get("kind") != "bert":
         raise SystemExit(f"{directory} holds a {config.get('kind', 'unknown')!r} checkpoint, not a "
                          "pre-trained BERT from pretrain.py")
-    model = BertForPreTraining(BertConfig.from_dict(config["model"]))
-    model.load_state_dict(torch.load(Path(directory) / "model.pt", weights_only=True, map_location="cpu"))
+    try:
+        model = BertForPreTraining(BertConfig.from_dict(config["model"]))
+    except (KeyError, TypeError, ValueError) as error:
+        raise in_file(directory / "config.json", error) from error
+    load_state(model, load_tensors(directory / "model.pt", config), directory / "model.pt")
     return model.to(device), config

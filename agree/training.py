@@ -14,7 +14,9 @@ import torch
 from tqdm import tqdm
 
 from agree import distributed
-from agree.atomic import atomic_write_text
+from agree.atomic import atomic_write_text, read_json
+from agree.errors import naming
+from agree.weights import load_tensors
 
 # --- Device and arithmetic ----------------------------------------------------------------------------------
 
@@ -177,8 +179,11 @@ class MetricsLog:
         self.path = Path(path)
 
     def append(self, record):
-        with self.path.open("a", encoding="utf-8") as file:
-            file.write(json.dumps(record) + "\n")
+        try:
+            with self.path.open("a", encoding="utf-8") as file:
+                file.write(json.dumps(record) + "\n")
+        except OSError as error:  # a full disk: the error of a write names no file
+            raise naming(error, self.path) from error
 
     def read(self):
         if not self.path.exists():
@@ -243,7 +248,10 @@ def training_state(optimizer, step, elapsed, **extra):
 
 
 def restore_training_state(path, optimizer):
-    state = torch.load(path, weights_only=True, map_location="cpu")
+    """trainer.pt, checked against the digest that the config.json beside it recorded (agree/weights.py)."""
+    path = Path(path)
+    config = path.parent / "config.json"
+    state = load_tensors(path, read_json(config) if config.is_file() else {})
     optimizer.load_state_dict(state["optimizer"])
     return state
 

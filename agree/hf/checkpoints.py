@@ -19,6 +19,7 @@ import torch
 
 from agree.atomic import atomic_path, atomic_write_json, read_json
 from agree.hf.wordpiece import WordPiece
+from agree.weights import check_finite, read_tensors
 from bert import BertConfig, BertForPreTraining
 from data import PAD_ID, Vocab
 
@@ -255,13 +256,15 @@ def read_tokenizer(directory):
 
 
 def read_weights(directory):
-    """{name: tensor} from model.safetensors, or else pytorch_model.bin (a state dict: no code is run)."""
+    """{name: tensor} from model.safetensors, or else pytorch_model.bin (a state dict: no code is run); NaN or
+    infinity in them is refused (agree/weights.py)."""
     directory = Path(directory)
     if (directory / "model.safetensors").is_file():
-        return read_safetensors(directory / "model.safetensors"), directory / "model.safetensors"
+        path = directory / "model.safetensors"
+        return check_finite(read_safetensors(path), path), path
     if (directory / "pytorch_model.bin").is_file():
         path = directory / "pytorch_model.bin"
-        return torch.load(path, weights_only=True, map_location="cpu"), path
+        return check_finite(read_tensors(path), path), path
     shards = ", ".join(p.name for p in directory.glob("*.index.json"))
     raise ValueError(f"{directory} holds no {' or '.join(WEIGHT_FILES)}"
                      + (f" (weights split into shards, {shards}, are not read here)" if shards else ""))
