@@ -14,6 +14,7 @@ import torch
 
 from agree import nltk_on_re
 from agree.atomic import atomic_write_text
+from agree.errors import UserError, read_text
 
 # The special tokens take the first ids, in this order, in every vocabulary.
 SPECIAL_TOKENS = ("[PAD]", "[CLS]", "[SEP]", "[MASK]", "[UNK]")
@@ -104,18 +105,19 @@ class Vocab:
 
     @classmethod
     def load(cls, path):
+        """A vocab.txt, one token a line; a file that is not one is a UserError naming it (and the line)."""
         path = Path(path)
-        tokens = path.read_text(encoding="utf-8").split("\n")
+        tokens = read_text(path).split("\n")
         if tokens and tokens[-1] == "":
             tokens.pop()
         for line_number, token in enumerate(tokens, start=1):
             if not token or token != token.strip():
-                raise ValueError(f"{path}, line {line_number}: expected one token without spaces, "
-                                 f"got {token!r}")
+                raise UserError(f"{path}, line {line_number}: expected one token without spaces, "
+                                f"got {token!r}")
         try:
             return cls(tokens)
         except ValueError as error:
-            raise ValueError(f"{path}: {error}") from None
+            raise UserError(f"{path}: {error}") from None
 
 
 def encode_sentence(vocab, sentence, max_len):

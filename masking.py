@@ -22,6 +22,7 @@ import numpy as np
 import torch
 
 from agree.corpus import is_nli_source
+from agree.errors import UserError
 from bert import IGNORE_INDEX
 from data import CLS_ID, MASK_ID, PAD_ID, SEP_ID, SPECIAL_TOKENS
 
@@ -59,17 +60,17 @@ class PretrainingData:
 
     def __init__(self, corpus, config=ExampleConfig()):
         if config.max_len < 5:
-            raise ValueError(f"max_len {config.max_len} leaves no room for two segments and 3 special tokens")
+            raise UserError(f"max_len {config.max_len} leaves no room for two segments and 3 special tokens")
         if len(corpus.vocab) <= len(SPECIAL_TOKENS):
-            raise ValueError("the vocabulary holds no words besides the special tokens")
+            raise UserError("the vocabulary holds no words besides the special tokens")
         if config.nli_share is not None and not 0 <= config.nli_share <= 1:
-            raise ValueError(f"nli_share must be between 0 and 1, got {config.nli_share}")
+            raise UserError(f"nli_share must be between 0 and 1, got {config.nli_share}")
         self.corpus, self.config = corpus, config
         self.max_predictions = config.max_predictions or round(config.mask_prob * config.max_len) + 1
         is_nli = np.array([is_nli_source(source) for source in corpus.sources])[corpus.document_sources]
         groups = {"text": np.flatnonzero(~is_nli), "nli": np.flatnonzero(is_nli)}
         if config.nli_share is not None and config.nli_share not in (0, 1) and not all(map(len, groups.values())):
-            raise ValueError("nli_share mixes NLI sentences with other text, but the corpus has only one kind; "
+            raise UserError("nli_share mixes NLI sentences with other text, but the corpus has only one kind; "
                              "give both text files and NLI dataset specs as sources")
         self.splits = {}
         for group, documents in groups.items():
@@ -88,7 +89,7 @@ class PretrainingData:
         fraction = self.config.heldout_fraction
         heldout = max(2, round(fraction * len(documents))) if fraction > 0 else 0
         if len(documents) - heldout < 2:
-            raise ValueError(f"the corpus has {len(documents)} {group} documents; pre-training needs at least 2 "
+            raise UserError(f"the corpus has {len(documents)} {group} documents; pre-training needs at least 2 "
                              f"for training{f' and {heldout} held out' if heldout else ''} (next-sentence "
                              "negatives come from a different document)")
         chosen = np.zeros(len(documents), dtype=bool)
@@ -103,7 +104,7 @@ class PretrainingData:
         starts = np.repeat(first, sizes) + np.arange(sizes.sum()) - np.repeat(np.cumsum(sizes) - sizes, sizes)
         pair_starts = np.setdiff1d(starts, end - 1)
         if self.config.next_sentence and len(pair_starts) == 0:
-            raise ValueError(f"documents {ids[0]} to {ids[-1]} have one sentence each; segment A and its true "
+            raise UserError(f"documents {ids[0]} to {ids[-1]} have one sentence each; segment A and its true "
                              "next sentence need a document with at least two")
         return Documents(ids, starts, pair_starts)
 
@@ -129,7 +130,7 @@ class PretrainingData:
         for _ in range(count):
             documents = self._pick_group(rng, self.splits[split])
             if len(documents.pair_starts) == 0:
-                raise ValueError(f"documents {documents.ids[0]} to {documents.ids[-1]} have one sentence each; "
+                raise UserError(f"documents {documents.ids[0]} to {documents.ids[-1]} have one sentence each; "
                                  "neighbour pairs need documents of at least two sentences")
             starts.append(int(documents.pair_starts[rng.integers(len(documents.pair_starts))]))
         return [self._sentence(n) for n in starts], [self._sentence(n + 1) for n in starts]

@@ -15,6 +15,7 @@
    with the same inputs memory-map that folder instead of tokenizing again.
 3. `pretraining_data.py` turns the cached ids into BERT's examples (next-sentence pairs, 80/10/10 masking).
 """
+import errno
 import fnmatch
 import gzip
 import hashlib
@@ -35,6 +36,7 @@ from tqdm import tqdm
 from agree.atomic import atomic_write_text, replace_directory
 from agree.datasets import NAMED_SPLITS, load_pairs, resolve_specs
 from agree.download import dataset_file
+from agree.errors import UserError, naming, not_utf8
 from data import Vocab, split_sentences, tokenize, use_nltk_data
 
 CACHE_FORMAT_VERSION = 2                       # bump when the cached files change meaning
@@ -98,8 +100,11 @@ def read_documents(path, exclude=frozenset()):
         yield from _nli_documents(path, exclude)
         return
     opener = gzip.open if str(path).endswith(".gz") else open
-    with opener(path, "rt", encoding="utf-8") as lines:
-        yield from (_wikitext_documents if is_wikitext(path) else _plain_documents)(lines)
+    try:
+        with opener(path, "rt", encoding="utf-8") as lines:
+            yield from (_wikitext_documents if is_wikitext(path) else _plain_documents)(lines)
+    except UnicodeDecodeError:
+        raise not_utf8(path, opener) from None
 
 
 def _plain_documents(lines):
@@ -201,7 +206,8 @@ class TokenizedCorpus(NamedTuple):
 
 
 def load_corpus(sources, data_dir=None, cache_dir=".cache", config=CorpusConfig()):
-    """Tokenize `sources` (names or paths) once, then reuse the cache in `cache_dir` on every later call."""
+    """Tokenize `sources` (names or paths) once, then reuse the cache in `cache_dir` on every later call. The
+    cache is not optional: training reads the corpus from it. A full disk there is an OSError naming it."""
     sources = [sources] if isinstance(sources, (str, Path)) else list(sources)
     paths = [resolve_corpus(source, data_dir) for source in sources]
     directory = Path(cache_dir) / f"corpus-{_cache_key(paths, config)}"
@@ -210,7 +216,12 @@ def load_corpus(sources, data_dir=None, cache_dir=".cache", config=CorpusConfig(
     else:
         use_nltk_data(data_dir)
         with replace_directory(directory) as building:  # appears complete or not at all
-            _build_cache(paths, config, building, data_dir)
+            try:
+                _build_cache(paths, config, building, data_dir)
+            except OSError as error:
+                if error.filename is None:  # numpy's writes (and the workers') name no file: name the cache
+                    raise naming(error, directory) from error
+                raise
         _log(f"wrote the tokenized corpus to {directory}")
     return TokenizedCorpus.load(directory)
 
@@ -247,7 +258,7 @@ def _build_cache(paths, config, directory, data_dir):
     exclude = excluded_sentences(config.exclude, data_dir) if reads_nli and config.exclude else frozenset()
     counts, chunks, num_tokens = _tokenize_in_chunks(paths, config, chunk_dir, exclude)
     if num_tokens == 0:
-        raise ValueError(f"no words found in {', '.join(map(_name, paths))}")
+        raise UserError(f"no words found in {', '.join(map(_name, paths))}")
     vocab = Vocab.from_counts(counts, config.vocab_size)
     # Pass 2: translate every chunk's local ids into vocabulary ids, straight into the memory-mapped array.
     num_sentences, num_documents = _write_arrays(chunks, vocab, num_tokens, directory)
@@ -333,6 +344,7 @@ def _write_arrays(chunks, vocab, num_tokens, directory):
     dtype = np.uint16 if len(vocab) <= np.iinfo(np.uint16).max + 1 else np.int32
     token_ids = np.lib.format.open_memmap(directory / "token_ids.npy", mode="w+", dtype=dtype,
                                           shape=(num_tokens,))
+    _reserve(directory / "token_ids.npy")
     sentence_lengths, document_sizes, document_sources, position = [], [], [], 0
     for chunk, source in chunks:
         words = chunk.with_suffix(".words").read_text(encoding="utf-8").split("\n")
@@ -351,3 +363,17 @@ def _write_arrays(chunks, vocab, num_tokens, directory):
     np.save(directory / "document_offsets.npy", np.concatenate(([0], np.cumsum(document_sizes))))
     np.save(directory / "document_sources.npy", np.concatenate(document_sources))
     return len(sentence_lengths), len(document_sizes)
+
+
+def _reserve(path):
+    """Give a memory-mapped file its disk blocks before it is written: a write through a map onto a full disk
+    is no error but a SIGBUS, which kills the process without a word. Where the file system cannot reserve
+    blocks, it is written as before."""
+    if not hasattr(os, "posix_fallocate"):
+        return
+    with open(path, "r+b") as file:
+        try:
+            os.posix_fallocate(file.fileno(), 0, os.fstat(file.fileno()).st_size)
+        except OSError as error:
+            if error.errno not in (errno.EOPNOTSUPP, errno.EINVAL):
+                raise naming(error, path) from error

@@ -18,6 +18,7 @@ from typing import NamedTuple
 import numpy as np
 
 from agree.download import dataset_file
+from agree.errors import UserError, not_utf8
 from data import LABELS
 
 # How a label may be written in a file, lowercased: its name or its id.
@@ -100,10 +101,10 @@ class Source(NamedTuple):
 def resolve_specs(specs, data_dir, task):
     """'snli:dev,sick:train' -> one Source per spec, downloading official archives that are missing."""
     if task not in TASKS:
-        raise ValueError(f"task must be one of {TASKS}, got {task!r}")
+        raise ValueError(f"task must be one of {TASKS}, got {task!r}")  # the code's mistake, not the user's
     sources = [_resolve(spec.strip(), data_dir, task) for spec in specs.split(",") if spec.strip()]
     if not sources:
-        raise ValueError(f"no dataset spec given; valid specs: {VALID_SPECS}")
+        raise UserError(f"no dataset spec given; valid specs: {VALID_SPECS}")
     return sources
 
 
@@ -111,15 +112,15 @@ def _resolve(spec, data_dir, task):
     name, _, split = spec.partition(":")
     if name in NAMED_SPLITS:
         if split not in NAMED_SPLITS[name]:
-            raise ValueError(f"unknown split in {spec!r}; valid specs: {VALID_SPECS}")
+            raise UserError(f"unknown split in {spec!r}; valid specs: {VALID_SPECS}")
         if task not in TASKS_OF_DATASET[name]:
-            raise ValueError(f"{spec} has no {'NLI labels' if task == 'nli' else 'similarity scores'}; "
+            raise UserError(f"{spec} has no {'NLI labels' if task == 'nli' else 'similarity scores'}; "
                              f"{task} specs: {', '.join(n for n, t in TASKS_OF_DATASET.items() if task in t)}")
         read = {"sick": partial(read_sick, semeval_set=split.upper()), "stsb": read_stsb}.get(name, read_jsonl)
         return Source(spec, dataset_file(name, NAMED_SPLITS[name][split], data_dir), read)
     path = Path(spec)
     if path.suffix not in LOCAL_SUFFIXES:
-        raise ValueError(f"unknown dataset spec {spec!r}; valid specs: {VALID_SPECS}")
+        raise UserError(f"unknown dataset spec {spec!r}; valid specs: {VALID_SPECS}")
     if not path.is_file():
         raise FileNotFoundError(f"dataset file {spec!r} does not exist")
     read = {".jsonl": read_jsonl, ".tsv": partial(read_table, delimiter="\t"),
@@ -129,14 +130,22 @@ def _resolve(spec, data_dir, task):
 
 # --- Readers: each yields RawPair rows and raises on a line it cannot make sense of -------------------------
 
-# Files are opened as "utf-8-sig": the same as UTF-8, but a byte-order mark (Excel writes one) is dropped.
+# Files are opened as "utf-8-sig": the same as UTF-8, but a byte-order mark (Excel writes one) is dropped. A
+# file in another encoding is refused with the line and byte where it stops being UTF-8 (errors.not_utf8).
 
 def _format_error(path, line, expected):
-    return ValueError(f"{path}, line {line}: {expected}")
+    return UserError(f"{path}, line {line}: {expected}")
 
 
 def read_jsonl(path):
     """One JSON object per line (SNLI, MultiNLI, local files); blank lines are allowed."""
+    try:
+        yield from _jsonl_rows(path)
+    except UnicodeDecodeError:
+        raise not_utf8(path) from None
+
+
+def _jsonl_rows(path):
     with open(path, encoding="utf-8-sig") as lines:
         for line_number, line in enumerate(lines, start=1):
             if not line.strip():
@@ -170,6 +179,8 @@ def _table_rows(path, delimiter="\t"):
         except csv.Error as error:
             raise _format_error(path, rows.line_num, f"expected {delimiter!r}-separated fields ({error})") \
                 from None
+        except UnicodeDecodeError:
+            raise not_utf8(path) from None
 
 
 def _check_columns(path, line_number, fields, needed):
@@ -238,7 +249,7 @@ def read_source(source, task, log):
     log(f"{source.spec}: kept {len(first):,} pairs, skipped {sum(skipped.values()):,}"
         + (f" ({reasons})" if reasons else ""))
     if not first:
-        raise ValueError(f"{source.spec}: no usable {task} pairs in {source.path}")
+        raise UserError(f"{source.spec}: no usable {task} pairs in {source.path}")
     dtype = np.int64 if task == "nli" else np.float32
     return SentencePairs(source.spec, first, second, **targets_for(task, np.array(targets, dtype=dtype)))
 
@@ -267,11 +278,11 @@ def split_pairs(pairs, fraction, seed):
     premise on both sides and flatter the validation accuracy. The same seed gives the same split; each part
     keeps the original row order."""
     if not 0 < fraction < 1:
-        raise ValueError(f"the validation fraction must be between 0 and 1, got {fraction}")
+        raise UserError(f"the validation fraction must be between 0 and 1, got {fraction}")
     group_of_row = _premise_groups(pairs)
     groups = int(group_of_row.max(initial=-1)) + 1
     if groups < 2:
-        raise ValueError(f"{pairs.name}: pairs on {groups} distinct premise(s) cannot be split into "
+        raise UserError(f"{pairs.name}: pairs on {groups} distinct premise(s) cannot be split into "
                          "training and validation")
     held_out = min(max(1, round(groups * fraction)), groups - 1)
     is_held_out = np.zeros(groups, dtype=bool)

@@ -36,6 +36,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from agree.atomic import atomic_path
+from agree.errors import UserError, is_disk_full, naming
 
 MIRROR_VARIABLE = "AGREE_DOWNLOAD_MIRROR"
 
@@ -43,8 +44,9 @@ MIRROR_VARIABLE = "AGREE_DOWNLOAD_MIRROR"
 USER_AGENT = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
 
 
-class DownloadError(RuntimeError):
-    """A download failed or gave a damaged archive; nothing partial was kept."""
+class DownloadError(UserError, RuntimeError):
+    """A download failed or gave a damaged archive; nothing partial was kept. Not a bug: the scripts say it in
+    one line (agree/errors.py)."""
 
 
 @dataclass(frozen=True)
@@ -157,6 +159,8 @@ def _download(archive, archive_path, url, chunk_bytes=1 << 20):
                         received += len(chunk)
                         progress.update(len(chunk))
         except (urllib.error.URLError, http.client.HTTPException, OSError) as error:
+            if is_disk_full(error):  # the network was fine; the data directory is full
+                raise naming(error, archive_path) from error
             raise DownloadError(f"could not download {url}: {error}") from error
         if expected is not None and received != expected:
             raise DownloadError(f"{url}: the connection ended after {received:,} of {expected:,} bytes")

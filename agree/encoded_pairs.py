@@ -5,6 +5,7 @@ predictions can be put back in file order). nli.py reads the pairs as text.
 import hashlib
 import json
 import re
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -13,6 +14,7 @@ import torch
 
 from agree.atomic import atomic_path
 from agree.datasets import read_source, resolve_specs, take_rows, target_values, targets_for
+from agree.errors import FULL
 from data import PAD_ID, by_length, encode_sentence
 
 # --- Token ids, cached ----------------------------------------------------------------------------------------
@@ -106,16 +108,24 @@ def _encoded_source(source, vocab, max_len, task, cache_dir, log):
     path = cache_dir / "pairs" / f"{re.sub(r'[^A-Za-z0-9_.-]+', '_', source.spec)[-60:]}-" \
                                  f"{_cache_key(source, vocab, max_len, task)}.npz"
     if path.exists():
-        with np.load(path, allow_pickle=False) as arrays:
-            pairs = EncodedPairs(source.spec, RaggedIds(arrays["first_ids"], arrays["first_offsets"]),
-                                 RaggedIds(arrays["second_ids"], arrays["second_offsets"]),
-                                 **targets_for(task, arrays["targets"]))
-        log(f"{source.spec}: {len(pairs):,} tokenized pairs from {path}")
-        return pairs
+        try:
+            with np.load(path, allow_pickle=False) as arrays:
+                pairs = EncodedPairs(source.spec, RaggedIds(arrays["first_ids"], arrays["first_offsets"]),
+                                     RaggedIds(arrays["second_ids"], arrays["second_offsets"]),
+                                     **targets_for(task, arrays["targets"]))
+            log(f"{source.spec}: {len(pairs):,} tokenized pairs from {path}")
+            return pairs
+        except (OSError, ValueError, KeyError, zipfile.BadZipFile) as error:  # damaged: tokenize again
+            log(f"warning: the cached pairs in {path} cannot be read ({error}); tokenizing {source.spec} again")
     pairs = encode_pairs(read_source(source, task, log), vocab, max_len)
-    with atomic_path(path) as temporary, open(temporary, "wb") as file:  # a file object: savez adds no ".npz"
-        np.savez(file, first_ids=pairs.first.flat, first_offsets=pairs.first.offsets,
-                 second_ids=pairs.second.flat, second_offsets=pairs.second.offsets, targets=target_values(pairs))
+    # The cache only saves time: a full disk or a read-only --cache-dir is a warning, and the run goes on.
+    try:
+        with atomic_path(path) as temporary, open(temporary, "wb") as file:  # a file object: savez adds no ".npz"
+            np.savez(file, first_ids=pairs.first.flat, first_offsets=pairs.first.offsets,
+                     second_ids=pairs.second.flat, second_offsets=pairs.second.offsets, targets=target_values(pairs))
+    except OSError as error:
+        log(f"warning: cannot cache the tokenized pairs of {source.spec} in {path} "
+            f"({FULL.get(error.errno) or error.strerror or error}); going on without the cache")
     return pairs
 
 

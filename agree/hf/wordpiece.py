@@ -25,6 +25,7 @@ import unicodedata
 from pathlib import Path
 
 from agree.atomic import atomic_write_text
+from agree.errors import UserError, read_text
 from data import PAD_ID, Vocab
 
 MAX_WORD_CHARS = 100  # longer words are [UNK] outright, as in BERT (the greedy search is quadratic)
@@ -161,13 +162,13 @@ class WordPiece:
     def load(cls, path, lowercase=True):
         """vocab.txt as BertTokenizer reads it: every line a token, even an odd one."""
         path = Path(path)
-        tokens = path.read_text(encoding="utf-8").split("\n")
+        tokens = read_text(path).split("\n")
         if tokens[-1] == "":  # the newline after the last token
             tokens.pop()
         try:
             return cls(tokens, lowercase)
         except ValueError as error:
-            raise ValueError(f"{path}: {error}") from None
+            raise UserError(f"{path}: {error}") from None
 
 
 # --- Which tokenizer a checkpoint uses ------------------------------------------------------------------------
@@ -181,5 +182,5 @@ def load_tokenizer(directory, config):
         return Vocab.load(vocab_path)
     if settings["name"] == WordPiece.name:
         return WordPiece.load(vocab_path, settings["lowercase"])
-    raise ValueError(f"{Path(directory) / 'config.json'}: unknown tokenizer {settings['name']!r}; expected "
+    raise UserError(f"{Path(directory) / 'config.json'}: unknown tokenizer {settings['name']!r}; expected "
                      f"{Vocab.name!r} or {WordPiece.name!r}")
