@@ -55,3 +55,12 @@ def test_an_old_pretrained_bert_fine_tunes(tmp_path):
                    "--batch-size", "4"])
     model = SentenceBERT.load(tmp_path / "sbert")
     assert model.vocab.tokens == SentenceBERT.load(FIXTURES / "sbert").vocab.tokens
+
+
+def test_an_old_checkpoint_loads_with_a_one_line_note_that_it_records_no_digest(tmp_path, capsys):
+    for kind, load in (("sbert", SentenceBERT.load), ("bert", load_pretrained_bert)):
+        copy = shutil.copytree(FIXTURES / kind, tmp_path / kind)  # a path of its own: the note comes once per file
+        load(copy)
+        notes = [line for line in capsys.readouterr().err.splitlines() if line.startswith("note:")]
+        assert notes == [f"note: {copy / 'model.pt'} was saved without a digest (by an older version), so damage "
+                         "to it cannot be detected; saving the checkpoint again adds one"]

@@ -1,6 +1,9 @@
 """corpus.py (readers, the token cache) and masking.py (the statistics of BERT pre-training examples)."""
+import errno
 import gzip
+import os
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -98,6 +101,18 @@ def test_unknown_corpus_path_is_a_clear_error(tmp_path):
         load(tmp_path / "missing.txt", tmp_path)
 
 
+@pytest.mark.parametrize("name", ["notes.txt", "notes.txt.gz", "wiki.train.raw"])
+def test_a_corpus_file_that_is_not_utf8_is_named_with_its_line(tmp_path, name):
+    path = write(tmp_path / name, PLAIN)
+    opener = gzip.open if name.endswith(".gz") else open
+    with opener(path, "ab") as file:
+        file.write(b"Caf\xe9 au lait.\n")  # latin-1
+    line, byte = PLAIN.count("\n") + 1, len(PLAIN.encode()) + len(b"Caf")  # counted in the uncompressed text
+    with pytest.raises(ValueError, match=rf"^{path}, line {line}: not UTF-8 text \(byte 0xe9 at byte {byte} of "
+                                         r"the file\)"):
+        load(path, tmp_path)
+
+
 # --- The token cache -----------------------------------------------------------------------------------------
 
 def test_tokens_sentences_documents_and_vocabulary_with_unk(tmp_path):
@@ -112,6 +127,28 @@ def test_tokens_sentences_documents_and_vocabulary_with_unk(tmp_path):
     assert tokenized.token_ids.dtype == np.uint16 and isinstance(tokenized.token_ids.base, np.memmap)
     assert corpus.Vocab.load(tokenized.directory / "vocab.txt").tokens == vocab.tokens
     assert vocab.encode(tokenize("The dog sat.")) == [vocab.ids["the"], UNK_ID, vocab.ids["sat"], vocab.ids["."]]
+
+
+@pytest.mark.parametrize("where", ["np.save", "posix_fallocate"])
+def test_a_full_disk_under_the_corpus_cache_is_an_error_naming_it(tmp_path, monkeypatch, where):
+    """The corpus cache is not optional: training reads the corpus from it. Its token array is written through a
+    memory map, where a full disk would be a SIGBUS; its blocks are reserved first, so it is an error instead."""
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+    if where == "np.save":
+        monkeypatch.setattr(np, "save", full)
+    else:
+        monkeypatch.setattr(os, "posix_fallocate", full, raising=False)
+    with pytest.raises(OSError) as raised:
+        load(unique_word_corpus(tmp_path / "corpus.txt"), tmp_path)
+    assert raised.value.errno == errno.ENOSPC
+    assert list((tmp_path / "cache").iterdir()) == []  # no half-built cache left behind
+    named = Path(raised.value.filename)  # the cache as it would have been named, not its temporary copy
+    if where == "np.save":  # a write inside numpy names no file: the cache is named
+        assert named.parent == tmp_path / "cache" and named.name.startswith("corpus-")
+    else:
+        assert named.parent.parent == tmp_path / "cache" and named.parent.name.startswith("corpus-")
+        assert named.name == "token_ids.npy"
 
 
 def test_second_load_reuses_the_cache_without_tokenizing_and_never_writes_the_data_dir(tmp_path, monkeypatch, capsys):

@@ -48,6 +48,35 @@ def test_the_cache_notices_a_changed_file(tmp_path):
     assert len(encode(str(path), tmp_path, tmp_path / "cache")) == 7
 
 
+def test_the_cache_is_optional_a_write_that_fails_is_a_warning_and_a_damaged_file_is_tokenized_again(
+        tmp_path, monkeypatch):
+    path, cache_dir = write_local_nli(tmp_path / "mine.jsonl", count=6), tmp_path / "cache"
+    lines = []
+    encode_logged = lambda: encoded_pairs.load_encoded_pairs(str(path), VOCAB, 16, tmp_path, cache_dir=cache_dir,
+                                                             log=lines.append)
+    real_savez = np.savez
+
+    def full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+    monkeypatch.setattr(np, "savez", full)
+    assert len(encode_logged()) == 6
+    assert lines[-1].startswith(f"warning: cannot cache the tokenized pairs of {path} in {cache_dir / 'pairs'}/")
+    assert lines[-1].endswith("(no space left on device); going on without the cache")
+    assert list((cache_dir / "pairs").iterdir()) == []
+
+    monkeypatch.setattr(np, "savez", real_savez)
+    first = encode_logged()
+    (cached,) = (cache_dir / "pairs").iterdir()
+    cached.write_bytes(cached.read_bytes()[:100])  # cut short
+    again = encode_logged()
+    assert lines[-2].startswith(f"warning: the cached pairs in {cached} cannot be read (")
+    assert lines[-2].endswith(f"); tokenizing {path} again")
+    assert np.array_equal(again.first.flat, first.first.flat) and np.array_equal(again.labels, first.labels)
+    assert encoded_pairs.load_encoded_pairs(str(path), VOCAB, 16, tmp_path, cache_dir=cache_dir,
+                                            log=lines.append).labels.tolist() == first.labels.tolist()
+    assert lines[-1] == f"{path}: 6 tokenized pairs from {cached}"  # the cache written again, and read
+
+
 # --- Batches --------------------------------------------------------------------------------------------------
 
 def unpadded(ids):

@@ -198,6 +198,21 @@ def test_missing_files_and_mismatched_vocabularies_are_refused(tmp_path):
         load_encoder(directory)
 
 
+def test_damaged_or_non_finite_weights_in_a_huggingface_directory_are_refused_naming_the_file(tmp_path):
+    directory = copy_fixture(tmp_path, "tiny-bert-bin")
+    weights = directory / "pytorch_model.bin"
+    weights.write_bytes(weights.read_bytes()[:4000])  # cut short
+    with pytest.raises(ValueError, match=f"^{weights} cannot be read as PyTorch weights"):
+        load_encoder(directory)
+    directory = copy_fixture(tmp_path)
+    tensors = read_safetensors(directory / "model.safetensors")
+    tensors["bert.encoder.layer.1.output.dense.weight"][0, 0] = float("nan")
+    write_safetensors(directory / "model.safetensors", tensors)
+    with pytest.raises(ValueError, match=f"^{directory / 'model.safetensors'}: the tensor "
+                                         "bert.encoder.layer.1.output.dense.weight holds 1 NaN"):
+        load_encoder(directory)
+
+
 def test_tokenizer_settings_agree_does_not_implement_are_refused(tmp_path):
     directory = copy_fixture(tmp_path)
     (directory / "tokenizer_config.json").write_text(json.dumps({"do_lower_case": True, "strip_accents": False}))

@@ -119,6 +119,22 @@ def test_malformed_local_files_name_file_and_line(tmp_path, name, content, task,
     assert str(path) in str(error.value)
 
 
+@pytest.mark.parametrize("name, rows", [
+    ("latin1.jsonl", ['{"premise": "a", "hypothesis": "b", "label": 0}', '{"premise": "café", "hypothesis": "b", '
+                                                                         '"label": 0}']),
+    ("latin1.tsv", ["premise\thypothesis\tlabel", "a\tb\t0", "café\tb\t0"]),
+    ("latin1.csv", ["premise,hypothesis,label", "a,b,0", "café,b,0"]),
+])
+def test_a_file_that_is_not_utf8_is_named_with_its_line_and_byte(tmp_path, name, rows):
+    content = "".join(row + "\n" for row in rows).encode("latin-1")  # é is the one byte 0xe9
+    path = tmp_path / name
+    path.write_bytes(content)
+    byte = content.index(b"\xe9")
+    with pytest.raises(ValueError, match=rf"^{path}, line {len(rows)}: not UTF-8 text \(byte 0xe9 at byte {byte} of "
+                                         r"the file\); save it as UTF-8"):
+        load(str(path), tmp_path)
+
+
 def test_malformed_official_files_name_file_and_line(tmp_path):
     sick = write_sick(tmp_path)
     sick.write_bytes(sick.read_bytes() + b"5\tA dog runs.\tA dog sleeps.\tNEUTRAL\r\n")
