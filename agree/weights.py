@@ -28,8 +28,12 @@ NEARLY_FULL = 1 << 20  # bytes free below which a failed write is taken for a fu
 
 
 def file_digest(path):
+    """The SHA-256 of a file's bytes, as `sha256sum` prints it (read in blocks: a model may be large)."""
+    digest = hashlib.sha256()
     with open(path, "rb") as file:
-        return hashlib.file_digest(file, "sha256").hexdigest()
+        while block := file.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def save_tensors(value, path):
