@@ -15,7 +15,7 @@ from tqdm import tqdm
 
 from agree import distributed
 from agree.atomic import atomic_write_text, read_json
-from agree.errors import naming
+from agree.errors import UserError, naming, read_text
 from agree.weights import load_tensors
 
 # --- Device and arithmetic ----------------------------------------------------------------------------------
@@ -186,9 +186,23 @@ class MetricsLog:
             raise naming(error, self.path) from error
 
     def read(self):
+        """The records, in order. An append cut short by a crash leaves a last line without its newline: it
+        is dropped (a resume forgets it anyway). A bad line elsewhere is a UserError naming it."""
         if not self.path.exists():
             return []
-        return [json.loads(line) for line in self.path.read_text(encoding="utf-8").splitlines() if line]
+        text = read_text(self.path)
+        lines = text.split("\n")
+        records = []
+        for number, line in enumerate(lines, start=1):
+            if not line:
+                continue
+            try:
+                records.append(json.loads(line))
+            except json.JSONDecodeError as error:
+                if number == len(lines):  # no newline after it: the append that wrote it never finished
+                    break
+                raise UserError(f"{self.path}, line {number}: not a JSON record ({error.msg})") from None
+        return records
 
     def keep_until(self, step):
         """On resume: forget what was logged after the checkpoint we continue from."""

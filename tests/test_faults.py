@@ -282,6 +282,22 @@ def test_the_byte_named_is_the_one_that_is_not_utf8(tmp_path):
     assert path.read_bytes()[offset] == 0xE9 and "line 3" in str(error)
 
 
+def test_a_metrics_log_cut_short_by_a_crash_resumes_and_a_bad_line_elsewhere_is_named(tmp_path, pairs, capsys):
+    args = ["--bert", "none", "--preset", "tiny", "--train", str(pairs), "--data-dir", str(tmp_path),
+            "--cache-dir", str(tmp_path / "cache"), "--out", str(tmp_path / "m"), "--batch-size", "4",
+            "--log-every", "1"]
+    finetune.main(args + ["--max-steps", "1"])
+    log = tmp_path / "m" / "metrics.jsonl"
+    complete = log.read_text()
+    log.write_text(complete + '{"step": 2, "lo')  # killed in the middle of an append
+    finetune.main(args + ["--max-steps", "2", "--resume"])
+    assert [json.loads(line)["step"] for line in log.read_text().splitlines()] == [1, 2]
+    log.write_text('{"step": 1}\n{"step": \n' + complete)
+    assert one_line_error(capsys, evaluate.main, ["--model", str(tmp_path / "m"), "--test", str(pairs),
+                                                  "--data-dir", str(tmp_path), "--cache-dir", str(tmp_path / "cache")]) \
+        == f"error: {log}, line 2: not a JSON record (Expecting value)"
+
+
 # --- A full disk ----------------------------------------------------------------------------------------------
 
 def torch_writer_fills_the_disk(monkeypatch):
