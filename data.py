@@ -36,11 +36,10 @@ def use_nltk_data(data_dir=None):
     try:
         nltk.data.find("tokenizers/punkt_tab/english/")
     except LookupError:
-        searched = "\n  ".join(nltk.data.path)
-        raise RuntimeError(
-            "NLTK's English sentence splitter (punkt_tab) was not found. Searched:\n  " + searched +
-            "\nInstall it with `python -m nltk.downloader -d <data-dir>/nltk_data punkt_tab`, "
-            "or set NLTK_DATA to a folder that holds tokenizers/punkt_tab.") from None
+        raise UserError(  # one line: the scripts print it as their error
+            f"NLTK's English sentence splitter (punkt_tab) was not found in {', '.join(nltk.data.path)}; install it "
+            "with `python -m nltk.downloader -d <data-dir>/nltk_data punkt_tab`, or set NLTK_DATA to a folder that "
+            "holds tokenizers/punkt_tab") from None
 
 
 def split_sentences(text):

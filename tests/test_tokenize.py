@@ -14,6 +14,7 @@ from conftest import PUNKT_FIXTURE
 from real_data import real_data
 
 from agree import nltk_on_re
+from agree.errors import UserError
 from data import split_sentences, tokenize, use_nltk_data
 
 SENTENCES = [
@@ -72,8 +73,9 @@ def test_sentence_splitting_runs_on_the_punkt_parameters_found_on_the_nltk_data_
 def test_without_punkt_parameters_the_error_says_where_it_looked_and_how_to_install(monkeypatch, tmp_path):
     monkeypatch.setenv("NLTK_DATA", str(tmp_path))
     monkeypatch.setattr(nltk.data, "path", [str(tmp_path / "elsewhere")])
-    with pytest.raises(RuntimeError, match="punkt_tab.*was not found") as raised:
+    with pytest.raises(UserError, match="punkt_tab.*was not found") as raised:
         use_nltk_data(tmp_path / "data")
+    assert "\n" not in str(raised.value)  # the scripts print it as one line
     assert str(tmp_path / "data" / "nltk_data") in str(raised.value)
     assert "python -m nltk.downloader -d <data-dir>/nltk_data punkt_tab" in str(raised.value)
 
