@@ -353,13 +353,14 @@ def test_export_a_pretrained_bert(tmp_path):
             assert torch.equal(a, b)
 
 
-def test_export_refuses_what_transformers_cannot_express(tmp_path):
+def test_export_writes_a_pre_layer_norm_model_as_roberta_prelayernorm_in_another_directory(tmp_path):
+    """BertModel cannot express a pre-LN model; RobertaPreLayerNorm can (tests/test_export_preln.py)."""
     from agree.hf import export
     vocab = Vocab(SPECIAL_TOKENS + ("word",))
     config = SentenceBertConfig(BertConfig.preset("tiny", vocab_size=len(vocab), pre_layer_norm=True))
     SentenceBERT(config, vocab).save(tmp_path / "sbert")
-    with pytest.raises(SystemExit, match="cannot be exported: a pre-LayerNorm model"):
-        export.main(["--model", str(tmp_path / "sbert"), "--out", str(tmp_path / "exported")])
+    export.main(["--model", str(tmp_path / "sbert"), "--out", str(tmp_path / "exported")])
+    assert json.loads((tmp_path / "exported" / "config.json").read_text())["model_type"] == "roberta-prelayernorm"
     with pytest.raises(SystemExit, match="--out must be another directory"):
         export.main(["--model", str(tmp_path / "sbert"), "--out", str(tmp_path / "sbert")])
 

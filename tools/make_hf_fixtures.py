@@ -15,19 +15,42 @@ It writes, under tests/fixtures/huggingface/:
 - tiny-bert-bin/: the same weights as `pytorch_model.bin` (the state dict, tied decoder included, as older
   checkpoints ship it);
 - expected_outputs.json: that model's outputs on fixed inputs: every layer's hidden states, the pooled
-  output, masked-LM and next-sentence scores.
+  output, masked-LM and next-sentence scores;
+- tiny-preln/: agree's export of pre-LayerNorm models, as transformers reads it (agree/hf/prelayernorm.py).
+  agree/ holds two random pre-LN models of agree's, a Sentence-BERT and a pre-trained BERT of NLTK words
+  (config as JSON, weights as safetensors, vocab.txt); each is exported with agree's code, loaded by
+  transformers' AutoModel (and the Sentence-BERT by SentenceTransformer), and saved again by
+  `save_pretrained` into sbert-transformers/ and bert-transformers/; expected_outputs.json holds what
+  transformers computes on fixed inputs (every layer's hidden states, the last one, the pooled output,
+  masked-LM and next-sentence scores) and sentence-transformers' ids and embeddings of a few sentences.
 
 It also prints where the pure-Python tokenizer of transformers 4 (kept as BertTokenizerLegacy) disagrees.
 """
 import json
+import os
 import shutil
+import sys
+import tempfile
 from pathlib import Path
 
 import torch
-from transformers import BertConfig, BertForPreTraining, BertTokenizer
-from transformers.models.bert.tokenization_bert_legacy import BertTokenizerLegacy
 
-FIXTURES = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "huggingface"
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # agree's modules, for the pre-LN models it exports
+
+from sentence_transformers import SentenceTransformer  # noqa: E402
+from transformers import AutoModel, AutoModelForMaskedLM, BertConfig, BertForPreTraining, BertTokenizer  # noqa: E402
+from transformers.models.bert.tokenization_bert_legacy import BertTokenizerLegacy  # noqa: E402
+
+import bert as agree_bert  # noqa: E402
+from agree.hf import export  # noqa: E402
+from agree.hf.checkpoints import write_safetensors  # noqa: E402
+from agree.weights import DIGESTS, save_tensors  # noqa: E402
+from data import SPECIAL_TOKENS, Vocab, pad, tokenize  # noqa: E402
+from sbert import SentenceBERT, SentenceBertConfig  # noqa: E402
+
+FIXTURES = ROOT / "tests" / "fixtures" / "huggingface"
 SPECIALS = ["[PAD]", "[unused0]", "[unused1]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 PUNCTUATION = list(".,!?'\"-()$;:/&%[]")
 SHARED_WORDS = ["the", "a", "man", "woman", "is", "play", "##ing", "##s", "##ed", "guitar", "on", "stage", "dog",
@@ -137,12 +160,95 @@ def write_outputs(model):
         json.dumps({name: tensor.tolist() for name, tensor in values.items()}) + "\n", encoding="utf-8")
 
 
+# --- Pre-LayerNorm models, exported by agree as RobertaPreLayerNorm ----------------------------------------------
+
+PRELN = FIXTURES / "tiny-preln"
+PRELN_TEXTS = ["The man is playing guitar on stage.", "A dog runs.", "A woman is playing a guitar.",
+               # longer than max_len: both sides cut it to 16 ids, so the last position row is read
+               "The man and the woman and the dog are on the stage and the man is playing a guitar there today."]
+
+
+def agree_preln_models():
+    """A Sentence-BERT and a BertForPreTraining of agree's, pre-LN, with NLTK words, every weight moved far
+    from its initial value (a LayerNorm left at 1 and 0, or a zero bias, would hide a wrong mapping)."""
+    vocab = Vocab(SPECIAL_TOKENS + tuple(sorted({w for text in PRELN_TEXTS for w in tokenize(text)})))
+    config = agree_bert.BertConfig(vocab_size=len(vocab), max_len=16, n_layers=2, d_model=24, n_heads=3, d_ff=37,
+                                   n_segments=2, dropout=0.0, pre_layer_norm=True)
+    torch.manual_seed(1)
+    sbert = SentenceBERT(SentenceBertConfig(config), vocab).eval()
+    bert = agree_bert.BertForPreTraining(config).eval()
+    with torch.no_grad():
+        for parameter in [*sbert.parameters(), *bert.parameters()]:  # the tied decoder stays tied
+            parameter.add_(0.2 * torch.randn_like(parameter))
+    return vocab, sbert, bert
+
+
+def preln_inputs(vocab):
+    """Two rows, the second padded after 6 tokens; sentence A and B segments in the first."""
+    ids = [vocab.cls_id, *vocab.encode(tokenize(PRELN_TEXTS[0])), vocab.sep_id]
+    input_ids = pad([ids, ids[:5] + [vocab.sep_id]])
+    token_type_ids = torch.zeros_like(input_ids)
+    token_type_ids[0, 5:] = 1
+    return input_ids, token_type_ids, (input_ids != 0).long()
+
+
+def save_pretrained_checkpoint(directory, model, vocab):
+    """What pretrain.py leaves for agree's export to read: config.json, vocab.txt, model.pt."""
+    directory.mkdir(parents=True)
+    vocab.save(directory / "vocab.txt")
+    digest = save_tensors(model.state_dict(), directory / "model.pt")
+    (directory / "config.json").write_text(json.dumps({"kind": "bert", "model": model.config.to_dict(),
+                                                       "tokenizer": vocab.settings(), DIGESTS: {"model.pt": digest}}))
+
+
+def write_preln_fixtures():
+    vocab, sbert, bert = agree_preln_models()
+    shutil.rmtree(PRELN, ignore_errors=True)
+    (PRELN / "agree").mkdir(parents=True)
+    vocab.save(PRELN / "agree" / "vocab.txt")
+    (PRELN / "agree" / "sbert.json").write_text(json.dumps(sbert.config.to_dict(), indent=1) + "\n")
+    (PRELN / "agree" / "bert.json").write_text(json.dumps(bert.config.to_dict(), indent=1) + "\n")
+    write_safetensors(PRELN / "agree" / "sbert.safetensors", sbert.state_dict())
+    bert_state = {k: v for k, v in bert.state_dict().items() if k != "masked_lm.token_embedding.weight"}  # tied
+    write_safetensors(PRELN / "agree" / "bert.safetensors", bert_state)
+    input_ids, token_type_ids, attention_mask = preln_inputs(vocab)
+    inputs = dict(input_ids=input_ids, token_type_ids=token_type_ids, attention_mask=attention_mask)
+    values = dict(inputs)
+    with tempfile.TemporaryDirectory() as temporary, torch.no_grad():
+        work = Path(temporary)
+        sbert.save(work / "sbert")
+        export.main(["--model", str(work / "sbert"), "--out", str(work / "sbert-exported")])
+        encoder = AutoModel.from_pretrained(work / "sbert-exported").eval()
+        encoder.save_pretrained(PRELN / "sbert-transformers")
+        out = encoder(**inputs, output_hidden_states=True)
+        values.update(sbert_hidden_states=torch.stack(out.hidden_states), sbert_last=out.last_hidden_state)
+        st = SentenceTransformer(str(work / "sbert-exported"), device="cpu")
+        tokenized = st.tokenize(PRELN_TEXTS)  # as encode does it: cut to max_seq_length, padded
+        values.update(st_ids=[ids[mask.bool()].tolist() for ids, mask in zip(tokenized["input_ids"],
+                                                                            tokenized["attention_mask"])],
+                      st_embeddings=st.encode(PRELN_TEXTS, convert_to_tensor=True))
+
+        save_pretrained_checkpoint(work / "bert", bert, vocab)
+        export.main(["--model", str(work / "bert"), "--out", str(work / "bert-exported")])
+        masked_lm = AutoModelForMaskedLM.from_pretrained(work / "bert-exported").eval()
+        masked_lm.save_pretrained(PRELN / "bert-transformers")
+        out = masked_lm(**inputs, output_hidden_states=True)
+        pooled = AutoModel.from_pretrained(work / "bert-exported").eval()(**inputs).pooler_output
+        shutil.copy(work / "bert-exported" / "next_sentence.safetensors", PRELN / "bert-transformers")
+        nsp = torch.nn.functional.linear(pooled, bert.next_sentence.weight, bert.next_sentence.bias)
+        values.update(bert_hidden_states=torch.stack(out.hidden_states), mlm_logits=out.logits, pooled=pooled,
+                      nsp_logits=nsp)
+    values = {name: value.tolist() if isinstance(value, torch.Tensor) else value for name, value in values.items()}
+    (PRELN / "expected_outputs.json").write_text(json.dumps({"texts": PRELN_TEXTS, **values}) + "\n")
+
+
 def main():
     write_vocabularies()
     disagreements = tokenizer_expectations()
     model = tiny_model()
     write_model(model)
     write_outputs(model)
+    write_preln_fixtures()
     for path in sorted(FIXTURES.rglob("*")):
         if path.is_file():
             print(f"{path.stat().st_size:>8,} bytes  {path.relative_to(FIXTURES)}")

@@ -1,4 +1,4 @@
-"""Export an agree checkpoint as a Hugging Face BERT directory, for transformers and sentence-transformers.
+"""Export an agree checkpoint as a Hugging Face directory, for transformers and sentence-transformers.
 
     python -m agree.hf.export --model runs/sbert --out exported/sbert
 
@@ -9,7 +9,13 @@ sentence-transformers layout (modules.json, sentence_bert_config.json, 1_Pooling
 file of its own, softmax_loss.safetensors with softmax_loss.json. Every directory gets a README.md that says
 how to load it and, for a model of NLTK words, how transformers' tokenizer splits differently.
 
-Both are written by hand (checkpoints.py): neither transformers nor sentence-transformers is needed here.
+A pre-LayerNorm model (pretrain.py --pre-layer-norm, as the recipes train) is the same function as
+transformers' RobertaPreLayerNorm instead (prelayernorm.py): the encoder becomes a `RobertaPreLayerNormModel`,
+a pre-trained BERT a `RobertaPreLayerNormForMaskedLM` with its next-sentence classifier in a file of its own,
+next_sentence.safetensors; the rest is the same.
+
+All are written by hand (checkpoints.py, prelayernorm.py): neither transformers nor sentence-transformers is
+needed here.
 tools/check_huggingface.py loads the result in both and compares the outputs with agree's.
 """
 import argparse
@@ -17,6 +23,7 @@ from pathlib import Path
 
 from agree.atomic import atomic_write_json, atomic_write_text, read_json, recover_directory
 from agree.hf.checkpoints import write_bert_directory, write_safetensors
+from agree.hf.prelayernorm import write_prelayernorm_directory
 from agree.hf.wordpiece import WordPiece, load_tokenizer
 from agree.pretraining import load_pretrained_bert
 from data import LABELS
@@ -36,18 +43,26 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
+def write_directory(out, state, config, tokenizer, heads):
+    """The architecture of transformers that computes our function: BERT's for a post-LN model (as the paper's),
+    RobertaPreLayerNorm's for a pre-LN one."""
+    writer = write_prelayernorm_directory if config.pre_layer_norm else write_bert_directory
+    writer(out, state, config, tokenizer, heads=heads)
+
+
 def export_pretrained_bert(model_dir, out):
     model, config = load_pretrained_bert(model_dir)
     tokenizer = load_tokenizer(model_dir, config)
-    write_bert_directory(out, model.state_dict(), model.config, tokenizer, heads=True)
-    write_readme(out, "a BERT pre-trained by agree's pretrain.py", tokenizer, LOAD_PRETRAINED)
+    write_directory(out, model.state_dict(), model.config, tokenizer, heads=True)
+    loading = LOAD_PRETRAINED_PRELN if model.config.pre_layer_norm else LOAD_PRETRAINED
+    write_readme(out, "a BERT pre-trained by agree's pretrain.py", tokenizer, loading)
 
 
 def export_sentence_bert(model_dir, out):
     model = SentenceBERT.load(model_dir)
     bert = model.config.bert
     encoder = {name: tensor for name, tensor in model.state_dict().items() if name.startswith("bert.")}
-    write_bert_directory(out, encoder, bert, model.vocab, heads=False)
+    write_directory(out, encoder, bert, model.vocab, heads=False)
     atomic_write_json(out / "modules.json", [
         {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
         {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"}])
@@ -61,6 +76,8 @@ def export_sentence_bert(model_dir, out):
     atomic_write_json(out / "softmax_loss.json", {"features": model.config.features, "labels": list(LABELS),
                                                   "embedding_dimension": bert.d_model, **flags})
     loading = LOAD_SENTENCE_BERT.replace("FLAGS", ", ".join(f"{k}={v}" for k, v in flags.items()))
+    if bert.pre_layer_norm:
+        loading += PRELN_POSITIONS
     write_readme(out, "a Sentence-BERT fine-tuned on NLI by agree's finetune.py", model.vocab,
                  loading.replace("FEATURES", model.config.features))
 
@@ -71,13 +88,36 @@ model = BertForPreTraining.from_pretrained("DIR")  # prediction_logits: masked L
 tokenizer = BertTokenizer.from_pretrained("DIR")
 ```"""
 
+PRELN_POSITIONS = """
+## Pre-LayerNorm, as RobertaPreLayerNorm
+
+agree trained this model with LayerNorm before each block (pre-LN, a final LayerNorm after the last), which
+transformers computes as RobertaPreLayerNorm. Its position ids are counted from the input ids: the first
+token that is not [PAD] (id 0) gets position 1, so leave position_ids out and the positions are agree's (the
+position table has one row more than the longest sentence; row 0 is only read by [PAD]).
+"""
+
+LOAD_PRETRAINED_PRELN = """```python
+import torch
+from safetensors.torch import load_file
+from transformers import AutoModel, AutoModelForMaskedLM, BertTokenizer
+model = AutoModelForMaskedLM.from_pretrained("DIR")  # a RobertaPreLayerNormForMaskedLM: masked-LM scores
+encoder = AutoModel.from_pretrained("DIR")  # a RobertaPreLayerNormModel, pooler included
+nsp = load_file("DIR/next_sentence.safetensors")  # RoBERTa has no next-sentence head: agree's is here
+# next-sentence scores: torch.nn.functional.linear(encoder(**inputs).pooler_output, nsp["weight"], nsp["bias"])
+tokenizer = BertTokenizer.from_pretrained("DIR")
+```
+
+transformers says the masked-LM model leaves the pooler's weights unused: AutoModel reads them.
+""" + PRELN_POSITIONS
+
 LOAD_SENTENCE_BERT = """```python
 from sentence_transformers import SentenceTransformer
 model = SentenceTransformer("DIR")
 u, v = model.encode(["A man plays a guitar.", "Someone makes music."], convert_to_tensor=True)
 ```
 
-transformers warns that BertModel's pooler is newly initialised: agree's Sentence-BERT has none (it mean-,
+transformers warns that the model's pooler is newly initialised: agree's Sentence-BERT has none (it mean-,
 max- or CLS-pools the last hidden states, as 1_Pooling/config.json says); the embeddings do not use it.
 
 The three-way NLI classifier (entailment, neutral, contradiction, in the order of softmax_loss.json) is
@@ -103,7 +143,7 @@ BertTokenizer (lower-case, accents kept, every vocabulary entry a whole word), w
 plain words and punctuation but splits contractions and quotes into other pieces, many of them [UNK]; text
 tokenized that way gives other embeddings. For agree's embeddings, give the model agree's ids: in Python with
 agree on the path, `data.encode_sentence(data.Vocab.load("DIR/vocab.txt"), sentence, max_len)`. On the same
-ids, transformers' BertModel computes what agree computes.
+ids, transformers' model computes what agree computes.
 """
 
 
@@ -128,7 +168,7 @@ def main(argv=None):
     out.mkdir(parents=True, exist_ok=True)
     try:
         exporters[kind](model_dir, out)
-    except ValueError as error:  # e.g. a pre-LayerNorm model, which BertModel cannot express
+    except ValueError as error:  # a model that no architecture of transformers expresses
         raise SystemExit(f"{model_dir} cannot be exported: {error}") from None
     print(f"wrote {out}: " + ", ".join(sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())))
 
