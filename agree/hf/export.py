@@ -89,13 +89,13 @@ tokenizer = BertTokenizer.from_pretrained("DIR")
 ```"""
 
 PRELN_POSITIONS = """
+
 ## Pre-LayerNorm, as RobertaPreLayerNorm
 
 agree trained this model with LayerNorm before each block (pre-LN, a final LayerNorm after the last), which
 transformers computes as RobertaPreLayerNorm. Its position ids are counted from the input ids: the first
 token that is not [PAD] (id 0) gets position 1, so leave position_ids out and the positions are agree's (the
-position table has one row more than the longest sentence; row 0 is only read by [PAD]).
-"""
+position table has one row more than the model's longest input; row 0 is read only at [PAD])."""
 
 LOAD_PRETRAINED_PRELN = """```python
 import torch
@@ -108,8 +108,7 @@ nsp = load_file("DIR/next_sentence.safetensors")  # RoBERTa has no next-sentence
 tokenizer = BertTokenizer.from_pretrained("DIR")
 ```
 
-transformers says the masked-LM model leaves the pooler's weights unused: AutoModel reads them.
-""" + PRELN_POSITIONS
+transformers says the masked-LM model leaves the pooler's weights unused: AutoModel reads them.""" + PRELN_POSITIONS
 
 LOAD_SENTENCE_BERT = """```python
 from sentence_transformers import SentenceTransformer
