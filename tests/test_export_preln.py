@@ -14,7 +14,7 @@ import torch
 
 from agree.hf import export
 from agree.hf.checkpoints import read_safetensors
-from agree.hf.prelayernorm import FIRST_POSITION
+from agree.hf.prelayernorm import FIRST_POSITION, write_prelayernorm_directory
 from agree.weights import DIGESTS, save_tensors
 from bert import BertConfig, BertForPreTraining
 from data import SPECIAL_TOKENS, Vocab
@@ -46,7 +46,9 @@ def fixture_sbert():
 
 def fixture_bert():
     model = BertForPreTraining(BertConfig.from_dict(json.loads((FIXTURES / "agree" / "bert.json").read_text())))
-    model.load_state_dict(read_safetensors(FIXTURES / "agree" / "bert.safetensors"), strict=False)  # decoder: tied
+    state = read_safetensors(FIXTURES / "agree" / "bert.safetensors")
+    state["masked_lm.token_embedding.weight"] = state["bert.embeddings.token.weight"]  # tied: stored once
+    model.load_state_dict(state)
     return model.eval()
 
 
@@ -199,3 +201,11 @@ def test_a_model_without_biases_exports_zero_biases(tmp_path):
     assert len(biases) == 1 + 2 * 8 + 1  # embedding norm; per layer q, k, v, out, up, down, 2 norms; final norm
     for name in biases:
         assert without[name].shape == with_bias[name].shape and not without[name].any(), name
+
+
+def test_a_post_layer_norm_model_is_not_written_as_roberta_prelayernorm(tmp_path):
+    """Its own architecture is BERT's (tests/test_huggingface.py); RobertaPreLayerNorm would be another function."""
+    config = BertConfig.preset("tiny", vocab_size=6)
+    with pytest.raises(ValueError, match="post-LayerNorm model is a BERT to transformers"):
+        write_prelayernorm_directory(tmp_path, BertForPreTraining(config).state_dict(), config,
+                                     Vocab(SPECIAL_TOKENS + ("w",)), heads=True)

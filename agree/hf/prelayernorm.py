@@ -26,6 +26,8 @@ The NSP classifier has no place in RobertaPreLayerNorm (RoBERTa dropped next-sen
 pre-trained model's goes to a file of its own, next_sentence.safetensors, applied to the pooler's output.
 A model trained without biases (--no-bias) gets zero biases: the same function in this architecture's shape.
 """
+from pathlib import Path
+
 import torch
 
 from agree.atomic import atomic_write_json
@@ -113,6 +115,9 @@ def write_prelayernorm_directory(directory, state, config, tokenizer, heads):
     checkpoints.write_bert_directory writes a post-LN model's. heads=True: a RobertaPreLayerNormForMaskedLM
     (pooler included) from our pre-training model's state, and next_sentence.safetensors; else a
     RobertaPreLayerNormModel (an encoder)."""
+    if not config.pre_layer_norm:  # RobertaPreLayerNorm would compute another function: BERT's is the one
+        raise ValueError("a post-LayerNorm model is a BERT to transformers: checkpoints.write_bert_directory")
+    directory = Path(directory)
     architecture = "RobertaPreLayerNormForMaskedLM" if heads else "RobertaPreLayerNormModel"
     write_safetensors(directory / "model.safetensors", export_weights(state, config, heads), {"format": "pt"})
     if heads:
