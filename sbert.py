@@ -17,12 +17,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from agree.atomic import atomic_write_json, read_json
+from agree.atomic import atomic_write_json
 from agree.errors import UserError, in_file
 from agree.hf import checkpoints as hf_checkpoints
 from agree.hf.wordpiece import load_tokenizer
 from agree.training import evaluation_mode
-from agree.weights import DIGESTS, load_state, load_tensors, save_tensors
+from agree.weights import DIGESTS, checkpoint_config, load_state, load_tensors, save_tensors
 from bert import BERT, BertConfig
 from data import LABELS, PAD_ID, encode_sentence, length_sorted_batches
 
@@ -177,10 +177,7 @@ class SentenceBERT(nn.Module):
         """The model saved in `directory`, its weights checked (digest, finite values, shapes); a problem with
         any of its files is a UserError (or SystemExit) naming the file."""
         directory = Path(directory)
-        values = read_json(directory / "config.json")
-        if values.get("kind") != "sbert":
-            raise SystemExit(f"{directory} holds a {values.get('kind', 'unknown')!r} checkpoint, not a "
-                             "fine-tuned Sentence-BERT (run finetune.py on it first)")
+        values = checkpoint_config(directory, "sbert", "a fine-tuned Sentence-BERT (run finetune.py on it first)")
         try:
             config = SentenceBertConfig.from_dict(values)
         except (KeyError, TypeError, ValueError) as error:
@@ -226,10 +223,8 @@ def pretrained_encoder(directory):
         except ValueError as error:
             raise SystemExit(str(error)) from None
         return config, tokenizer, lambda: (encoder, directory)
-    values = read_json(directory / "config.json")
-    if values.get("kind") != "bert":
-        raise SystemExit(f"{directory} holds a {values.get('kind', 'unknown')!r} checkpoint, not a "
-                         "pre-trained BERT from pretrain.py or a Hugging Face BERT directory")
+    values = checkpoint_config(directory, "bert", "a pre-trained BERT from pretrain.py or a Hugging Face BERT "
+                               "directory")
     try:
         config = BertConfig.from_dict(values["model"])
     except (KeyError, TypeError, ValueError) as error:

@@ -15,11 +15,11 @@ from typing import NamedTuple
 import numpy as np
 import torch
 
-from agree.atomic import read_json, recover_directory
+from agree.atomic import recover_directory
 from agree.contrastive import ranking_loss
 from agree.errors import in_file
 from agree.training import autocast, evaluation_mode
-from agree.weights import load_state, load_tensors
+from agree.weights import checkpoint_config, load_state, load_tensors
 from bert import IGNORE_INDEX, BertConfig, BertForPreTraining, pretraining_loss
 from data import PAD_ID, by_length, length_sorted_batches
 from sbert import pool
@@ -149,10 +149,7 @@ def load_pretrained_bert(directory, device="cpu"):
     """A pretrain.py checkpoint as a BertForPreTraining (for evaluation or to continue training), its weights
     checked (agree/weights.py): a problem with a file is a UserError (or SystemExit) naming it."""
     directory = recover_directory(directory)
-    config = read_json(directory / "config.json")
-    if config.get("kind") != "bert":
-        raise SystemExit(f"{directory} holds a {config.get('kind', 'unknown')!r} checkpoint, not a "
-                         "pre-trained BERT from pretrain.py")
+    config = checkpoint_config(directory, "bert", "a pre-trained BERT from pretrain.py")
     try:
         model = BertForPreTraining(BertConfig.from_dict(config["model"]))
     except (KeyError, TypeError, ValueError) as error:

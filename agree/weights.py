@@ -12,6 +12,7 @@ digests existed still load, with a one-line note.
   `read_tensors`: torch.load with weights_only=True and an error that says what is wrong with the file.
 - `check_finite(state, path)`, `load_state(module, state, path)`: weights the model can use.
 - `record_digest(directory, name, digest)`: a file written after config.json (finetune.py's trainer.pt).
+- `checkpoint_config(directory, kind, wanted)`: a checkpoint's config.json, refused when it is of another kind.
 """
 import hashlib
 import shutil
@@ -25,6 +26,15 @@ from agree.errors import UserError, first_line
 
 DIGESTS = "sha256"  # config.json's key: {file name: SHA-256 of its bytes when it was saved}
 NEARLY_FULL = 1 << 20  # bytes free below which a failed write is taken for a full disk
+
+
+def checkpoint_config(directory, kind, wanted):
+    """The config.json of the checkpoint in `directory` as a dict, or SystemExit when its "kind" is not `kind`
+    ("bert" from pretrain.py, "sbert" from finetune.py); `wanted` says in words what should be there."""
+    values = read_json(Path(directory) / "config.json")
+    if values.get("kind") != kind:
+        raise SystemExit(f"{directory} holds a {values.get('kind', 'unknown')!r} checkpoint, not {wanted}")
+    return values
 
 
 def file_digest(path):
