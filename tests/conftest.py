@@ -28,3 +28,14 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+@pytest.fixture
+def help_groups(capsys):
+    """A script's `--help` as {group title: its options' text}, in the order shown: parse_args -> dict."""
+    def groups(parse_args):
+        with pytest.raises(SystemExit):
+            parse_args(["--help"])
+        return dict(section.split(":\n", 1) for section in capsys.readouterr().out.split("\n\n")
+                    if ":\n  -" in section)  # title: its options
+    return groups

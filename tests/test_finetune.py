@@ -73,11 +73,8 @@ def test_a_log_line_averages_the_pairs_of_its_steps(tmp_path):
                 assert line[name] == pytest.approx(sum(r[name] for r in steps) / len(steps), rel=1e-6), name
 
 
-def test_help_shows_every_option_in_a_group_the_model_first(capsys):
-    with pytest.raises(SystemExit):
-        finetune.parse_args(["--help"])
-    groups = dict(section.split(":\n", 1) for section in capsys.readouterr().out.split("\n\n")
-                  if ":\n  -" in section)  # title: its options
+def test_help_shows_every_option_in_a_group_the_model_first(help_groups):
+    groups = help_groups(finetune.parse_args)
     assert list(groups) == ["options", "model", "data", "training", "the recipe's addition to SBERT's objective "
                             "(Makefile; off by default)", "validation", "hardware and logging"]
     assert [word for word in groups["options"].split() if word.startswith("--")] == ["--help"]  # no stray option

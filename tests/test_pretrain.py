@@ -96,11 +96,8 @@ def test_a_log_line_sums_the_steps_since_the_last_one(tmp_path, text_corpus):
             assert min(r[name] for r in steps) <= line[name] <= max(r[name] for r in steps), name
 
 
-def test_help_shows_every_option_in_a_group_data_first(capsys):
-    with pytest.raises(SystemExit):
-        pretrain.parse_args(["--help"])
-    groups = dict(section.split(":\n", 1) for section in capsys.readouterr().out.split("\n\n")
-                  if ":\n  -" in section)  # title: its options
+def test_help_shows_every_option_in_a_group_data_first(help_groups):
+    groups = help_groups(pretrain.parse_args)
     assert list(groups) == ["options", "data", "model", "training", "the recipe's changes to BERT's pre-training "
                             "(Makefile; off by default)", "evaluation along the run", "hardware and logging"]
     assert [word for word in groups["options"].split() if word.startswith("--")] == ["--help"]  # no stray option
