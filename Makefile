@@ -87,9 +87,9 @@ serve: venv
 	$(PY) serve.py --model $(RUN_DIR)/sbert --index $(INDEX) --data-dir $(DATA_DIR) --port $(PORT)
 
 # --- The CPU recipe (RESULTS.md): 60 minutes of pre-training, then fine-tuning, on 2 cores ------------------
-# recipe-headline pre-trains (keeping copies after 15 and 30 minutes), fine-tunes the reported model and
-# evaluates it. recipe-transfer fine-tunes every start -- random weights with the same architecture and
-# vocabulary, and the copies after 15, 30 and 60 minutes -- with TRANSFER_SEEDS seeds and evaluates them: what
+# recipe-headline pre-trains (keeping copies after 15 and 30 minutes), fine-tunes the reported model,
+# evaluates it and exports it for transformers and sentence-transformers. recipe-transfer fine-tunes every
+# start -- random weights with the same architecture and vocabulary, and the copies after 15, 30 and 60 minutes -- with TRANSFER_SEEDS seeds and evaluates them: what
 # pre-training buys (RESULTS.md §5, the transfer table); the headline is its 60-minute start with seed 0, and a
 # fine-tuning whose report exists is skipped. Each start's learning rate was chosen on validation pairs.
 RECIPE_DIR ?= runs/recipe
@@ -121,6 +121,7 @@ recipe-headline: venv
 	$(PY) finetune.py --bert $(RECIPE_DIR)/bert $(RECIPE_FINETUNE) --lr $(PRETRAINED_LR) --seed 0 \
 		--contrastive-weight $(CONTRASTIVE_WEIGHT) --precision $(RECIPE_PRECISION) --out $(RECIPE_DIR)/sbert
 	$(PY) evaluate.py --model $(RECIPE_DIR)/sbert $(RECIPE_EVALUATE)
+	$(PY) -m agree.hf.export --model $(RECIPE_DIR)/sbert --out $(RECIPE_DIR)/sbert-hf  # for transformers
 
 recipe-transfer: venv
 	for start in $(TRANSFER_STARTS); do for seed in $(TRANSFER_SEEDS); do \
