@@ -89,9 +89,10 @@ serve: venv
 # --- The CPU recipe (RESULTS.md): 60 minutes of pre-training, then fine-tuning, on 2 cores ------------------
 # recipe-headline pre-trains (keeping copies after 15 and 30 minutes), fine-tunes the reported model,
 # evaluates it and exports it for transformers and sentence-transformers. recipe-transfer fine-tunes every
-# start -- random weights with the same architecture and vocabulary, and the copies after 15, 30 and 60 minutes -- with TRANSFER_SEEDS seeds and evaluates them: what
-# pre-training buys (RESULTS.md §5, the transfer table); the headline is its 60-minute start with seed 0, and a
-# fine-tuning whose report exists is skipped. Each start's learning rate was chosen on validation pairs.
+# start -- random weights with the same architecture and vocabulary, and the copies after 15, 30 and 60
+# minutes -- with TRANSFER_SEEDS seeds and evaluates them: what pre-training buys (RESULTS.md §5, the transfer
+# table); the headline is its 60-minute start with seed 0, and a fine-tuning whose report exists is skipped.
+# Each start's learning rate was chosen on validation pairs.
 RECIPE_DIR ?= runs/recipe
 RECIPE_TEXT ?= $(wildcard $(DATA_DIR)/wikipedia/enwiki_0[4-7].txt.gz)
 RECIPE_NLI = snli:dev mnli:dev_matched sick:train
