@@ -77,9 +77,11 @@ def parse_args(argv=None):
                           "(default: %(default)s, as BERT; Wettig et al. 2023 find 0.3-0.4 better for small "
                           "budgets)")
     training.add_argument("--save-every-minutes", type=float, default=10.0, help="(default: %(default)s)")
+    training.add_argument("--keep-at-steps", type=int, nargs="*", default=[], metavar="S",
+                          help="also keep the checkpoint as it is after S steps, in <out>-step<S> (for comparing "
+                          "fine-tuning after different amounts of pre-training)")
     training.add_argument("--keep-at-minutes", type=float, nargs="*", default=[], metavar="M",
-                          help="also keep the checkpoint as it is after M minutes of training, in <out>-<M>min "
-                          "(for comparing fine-tuning after different amounts of pre-training)")
+                          help="the same after M minutes of training, in <out>-<M>min")
 
     recipe.add_argument("--nli-share", type=float, help="share of the examples drawn from the NLI "
                         "sentences of --corpus (default: in proportion to their size)")
@@ -263,7 +265,7 @@ def fingerprint(batch):
 class Checkpoints:
     """Rank 0's side of the run: args.json, the held-out evaluations (and transfer signals) appended to
     metrics.jsonl, and the checkpoint in --out, saved every --save-every-minutes and at the end, with the
-    copies that --keep-at-minutes asks for."""
+    copies that --keep-at-steps and --keep-at-minutes ask for."""
 
     def __init__(self, args, model, optimizer, data, metrics, device):
         self.args, self.model, self.optimizer, self.data, self.metrics, self.device = \
@@ -284,7 +286,8 @@ class Checkpoints:
         if step == 0:
             self.evaluate(0)
         self.last_save = time.monotonic()
-        self.keep_at = sorted(minutes for minutes in args.keep_at_minutes if minutes * 60 > elapsed)
+        self.keep_steps = sorted(steps for steps in args.keep_at_steps if steps > step)
+        self.keep_minutes = sorted(minutes for minutes in args.keep_at_minutes if minutes * 60 > elapsed)
 
     def after(self, step, budget):
         if step % self.args.eval_every == 0:
@@ -292,10 +295,15 @@ class Checkpoints:
         if time.monotonic() - self.last_save > self.args.save_every_minutes * 60:
             self.save(step, budget)
             self.last_save = time.monotonic()
-        if self.keep_at and budget.elapsed() >= self.keep_at[0] * 60:
-            minutes = self.keep_at.pop(0)
-            self.evaluate(step)
-            self.save(step, budget, out=f"{self.args.out}-{minutes:g}min")
+        if self.keep_steps and step >= self.keep_steps[0]:
+            self.keep_copy(step, budget, f"step{self.keep_steps.pop(0)}")
+        if self.keep_minutes and budget.elapsed() >= self.keep_minutes[0] * 60:
+            self.keep_copy(step, budget, f"{self.keep_minutes.pop(0):g}min")
+
+    def keep_copy(self, step, budget, suffix):
+        """The checkpoint as it is now, evaluated, in <out>-<suffix>."""
+        self.evaluate(step)
+        self.save(step, budget, out=f"{self.args.out}-{suffix}")
 
     def finish(self, step, budget, stopped):
         if not stopped and step % self.args.eval_every:

@@ -196,6 +196,17 @@ def test_keep_at_minutes_keeps_a_loadable_copy_from_that_time(tmp_path, text_cor
     assert torch.load(out / "trainer.pt", weights_only=True)["elapsed"] == 150  # 25 steps, for --resume
 
 
+def test_keep_at_steps_keeps_a_loadable_copy_at_that_step(tmp_path, text_corpus):
+    out = tmp_path / "bert"
+    run(tmp_path, text_corpus, out, "--max-steps", "12", "--keep-at-steps", "8", "4", "50")
+    for step in (4, 8):
+        early = tmp_path / f"bert-step{step}"
+        assert json.loads((early / "config.json").read_text())["step"] == step
+        load_pretrained_bert(early)
+        assert any("heldout_mlm_accuracy" in r and r["step"] == step for r in records(early))
+    assert not (tmp_path / "bert-step50").exists()  # the run ended at 12
+
+
 def test_max_minutes_ends_the_run_and_its_learning_rate_schedule_at_that_time(tmp_path, text_corpus, monkeypatch):
     clock = StepClock(monkeypatch, seconds=6)
     monkeypatch.setattr(pretrain, "Budget", partial(training.Budget, clock=clock))
