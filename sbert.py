@@ -21,6 +21,7 @@ from agree.atomic import atomic_write_json
 from agree.errors import UserError, in_file
 from agree.hf import checkpoints as hf_checkpoints
 from agree.hf.wordpiece import load_tokenizer
+from agree.quantize import check_cpu, quantize_encoder
 from agree.training import evaluation_mode
 from agree.weights import DIGESTS, checkpoint_config, load_state, load_tensors, save_tensors
 from bert import BERT, BertConfig
@@ -173,10 +174,13 @@ class SentenceBERT(nn.Module):
         atomic_write_json(directory / "config.json", config)
 
     @classmethod
-    def load(cls, directory, device="cpu"):
+    def load(cls, directory, device="cpu", int8=False):
         """The model saved in `directory`, its weights checked (digest, finite values, shapes); a problem with
-        any of its files is a UserError (or SystemExit) naming the file."""
+        any of its files is a UserError (or SystemExit) naming the file. int8=True: the encoder's linear layers
+        in int8 for inference on the CPU (agree/quantize.py), faster at a small cost in accuracy."""
         directory = Path(directory)
+        if int8:
+            check_cpu(device)
         values = checkpoint_config(directory, "sbert", "a fine-tuned Sentence-BERT (run finetune.py on it first)")
         try:
             config = SentenceBertConfig.from_dict(values)
@@ -184,7 +188,8 @@ class SentenceBERT(nn.Module):
             raise in_file(directory / "config.json", error) from error
         model = cls.checked(config, load_tokenizer(directory, values), directory)
         load_state(model, load_tensors(directory / "model.pt", values), directory / "model.pt")
-        return model.to(device).eval()
+        model = model.to(device).eval()
+        return quantize_encoder(model) if int8 else model
 
     @classmethod
     def checked(cls, config, tokenizer, directory):
