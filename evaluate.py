@@ -17,6 +17,10 @@ The kind of checkpoint is read from its config.json:
 The report is printed and written, each file atomically, into the model directory (or --out):
 report.json (everything), report.md (for people), and SVG charts: confusion_matrix.svg, f1.svg, and
 loss.svg / accuracy.svg from the checkpoint's metrics.jsonl.
+
+--int8 evaluates a fine-tuned Sentence-BERT as `serve.py --int8` runs it: its encoder's linear layers in int8
+on the CPU (agree/quantize.py). The report says so in its title and in report.json ("int8": true), so that its
+figures are never read as the fp32 model's.
 """
 import argparse
 import math
@@ -38,6 +42,7 @@ from agree.corpus import CorpusConfig, load_corpus
 from agree.encoded_pairs import evaluation_batches, load_encoded_pairs
 from agree.hf.checkpoints import is_huggingface_bert
 from agree.pretraining import evaluate_heldout, load_pretrained_bert
+from agree.quantize import check_cpu
 from agree.training import MetricsLog, autocast, evaluation_mode, pick_device
 from data import LABELS, Vocab
 from masking import ExampleConfig, PretrainingData
@@ -53,6 +58,8 @@ STS_EMBEDDINGS = {"sbert": "fine-tuned sentence", "bert": "mean-pooled pre-train
 CHART_CAPTIONS = {"confusion_matrix.svg": "confusion matrix", "f1.svg": "F1 per class",
                   "loss.svg": "training loss", "accuracy.svg": "accuracy during training",
                   "spearman.svg": "zero-shot STS Spearman during pre-training"}
+INT8_NOTE = (", with its encoder's linear layers in int8 (`--int8`: dynamic quantization); these are not the "
+             "fp32 model's figures")
 # UndefinedCorrelation says which input is constant as "x", "y" or "x and y"; here x and y have names.
 CONSTANT_INPUTS = {"x": "the cosine similarities are", "y": "the gold scores are",
                    "x and y": "the cosine similarities and the gold scores are"}
@@ -76,7 +83,9 @@ def parse_args(argv=None):
     plumbing.add_argument("--batch-size", type=int, default=128, help="sentence pairs per batch "
                           "(default: %(default)s); held-out pre-training scores use the run's own batches")
     plumbing.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"], default="auto",
-                          help="(default: %(default)s)")
+                          help="(default: %(default)s; the CPU with --int8)")
+    plumbing.add_argument("--int8", action="store_true", help="a fine-tuned model with its encoder's linear "
+                          "layers in int8, on the CPU, as serve.py --int8 runs it")
     errors.add_debug_option(plumbing)
     return parser.parse_args(argv)
 
@@ -181,12 +190,14 @@ def sts_results(model, args, device):
 
 
 def evaluate_sbert(args, device):
-    model = SentenceBERT.load(args.model, device)
+    model = SentenceBERT.load(args.model, device, int8=args.int8)
     test = pair_loader(model, args)(args.test or DEFAULT_TEST, task="nli")
     return {"test": evaluate_nli(model, test, args.batch_size, device), "sts": sts_results(model, args, device)}
 
 
 def evaluate_bert(args, device):
+    if args.int8:
+        raise SystemExit(f"{args.model} is a pre-trained BERT: --int8 is for fine-tuned Sentence-BERT models")
     if args.test:
         raise SystemExit(f"{args.model} is a pre-trained BERT: its classifier is untrained, so --test has "
                          "nothing to score. Fine-tune it with finetune.py, then evaluate that model.")
@@ -199,6 +210,8 @@ def evaluate_bert(args, device):
 def evaluate_huggingface_bert(args, device):
     """Its pre-training data is not here to score it on: its mean-pooled embeddings on --sts, as the SBERT
     paper's "avg. BERT embeddings" baseline."""
+    if args.int8:
+        raise SystemExit(f"{args.model} is a Hugging Face BERT: --int8 is for fine-tuned Sentence-BERT models")
     if args.test or not args.sts:
         raise SystemExit(f"{args.model} is a Hugging Face BERT: it has no NLI classifier (fine-tune it with "
                          "finetune.py --bert) and no pre-training corpus here; score its embeddings with --sts")
@@ -262,9 +275,10 @@ def _markdown_table(header, rows):
 
 def render_markdown(report):
     """report.md: what report.json holds, for people (also what the command prints)."""
-    lines = [f"# Evaluation of `{report['model']}`", "",
+    int8 = report.get("int8", False)  # reports written before --int8 existed are fp32
+    lines = [f"# Evaluation of `{report['model']}`" + (" in int8" if int8 else ""), "",
              f"A {KINDS[report['kind']]}, evaluated {report['date']} on {report['device']} with torch "
-             f"{report['torch']} in {report['seconds']:.1f} s:", "",
+             f"{report['torch']} in {report['seconds']:.1f} s" + (INT8_NOTE if int8 else "") + ":", "",
              "```sh", report["command"], "```", ""]
     if "heldout" in report:
         lines += _heldout_markdown(report["heldout"]) + [""]
@@ -286,16 +300,24 @@ def write_report(out_dir, report, charts):
     atomic_write_text(out_dir / "report.md", render_markdown(report))
 
 
+def evaluation_device(args):
+    """The device asked for; with --int8 the CPU, which "auto" picks, and another device is refused at once."""
+    if not args.int8:
+        return pick_device(args.device)
+    check_cpu("cpu" if args.device == "auto" else args.device)
+    return torch.device("cpu")
+
+
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
     args = parse_args(argv)
     model_dir = recover_directory(args.model)  # undoes a pretrain.py save cut off between its two renames
     kind = checkpoint_kind(model_dir)
-    device = pick_device(args.device)
+    device = evaluation_device(args)
     started = time.monotonic()
     evaluations = {"sbert": evaluate_sbert, "bert": evaluate_bert, "huggingface": evaluate_huggingface_bert}
     results = evaluations[kind](args, device)
-    report = {"model": str(model_dir), "kind": kind, **results,
+    report = {"model": str(model_dir), "kind": kind, "int8": args.int8, **results,
               "command": shlex.join(["python", "evaluate.py", *argv]),
               "date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "torch": torch.__version__,
               "device": str(device), "seconds": time.monotonic() - started}

@@ -14,6 +14,7 @@ import torch
 import evaluate
 import pretrain
 from agree.encoded_pairs import load_encoded_pairs
+from agree.errors import UserError
 from agree.training import MetricsLog
 from bert import BertConfig
 from data import LABELS, SPECIAL_TOKENS, Vocab, tokenize
@@ -168,6 +169,30 @@ def test_the_markdown_report_shows_the_confusion_matrix_and_correlations(command
     assert constant["undefined"] in markdown
 
 
+def test_int8_says_so_in_both_reports_and_its_figures_are_the_int8_models(files, command_run):
+    root, out = files["root"], files["root"] / "int8"
+    run_quietly(["--model", str(files["model"]), "--test", str(files["nli"]), "--sts", str(files["sts"]),
+                 "--data-dir", str(root), "--cache-dir", str(root / "cache"), "--batch-size", "5", "--out", str(out),
+                 "--int8"])  # --device auto: the CPU
+    report = json.loads((out / "report.json").read_text())
+    assert (report["int8"], report["device"], command_run["report"]["int8"]) == (True, "cpu", False)
+    markdown = (out / "report.md").read_text()
+    assert markdown.startswith(f"# Evaluation of `{files['model']}` in int8\n")
+    assert evaluate.INT8_NOTE in markdown
+    assert "int8" not in evaluate.render_markdown(command_run["report"])
+    int8 = SentenceBERT.load(files["model"], int8=True)
+    cache = root / "cache"
+    assert report["test"] == evaluate.evaluate_nli(int8, encoded(int8, files["nli"], "nli", cache), 5, CPU)
+    assert report["sts"] == [evaluate.evaluate_sts(int8, encoded(int8, files["sts"], "sts", cache), 5, CPU)]
+    assert report["sts"] != command_run["report"]["sts"][:1]  # the fp32 model's correlations differ a little
+
+
+def test_int8_on_another_device_is_refused(files):
+    with pytest.raises(UserError, match="int8 inference runs on the CPU only"):
+        evaluate.main(["--model", str(files["model"]), "--test", str(files["nli"]), "--data-dir", str(files["root"]),
+                       "--out", str(files["root"] / "int8-cuda"), "--int8", "--device", "cuda"])
+
+
 # --- What the numbers are made of ----------------------------------------------------------------------------
 
 def test_predictions_come_from_the_classifier_head(files):
@@ -252,6 +277,8 @@ def test_a_pretrained_bert_gets_its_runs_heldout_scores(files):
 
     with pytest.raises(SystemExit, match="classifier is untrained"):
         evaluate.main(["--model", str(bert_dir), "--test", str(files["nli"]), "--data-dir", str(root)])
+    with pytest.raises(SystemExit, match="--int8 is for fine-tuned Sentence-BERT models"):
+        evaluate.main(["--model", str(bert_dir), "--sts", str(files["sts"]), "--data-dir", str(root), "--int8"])
 
 
 def test_a_bert_pretrained_without_next_sentence_prediction_is_reported_without_it(files):
