@@ -12,13 +12,6 @@ sentence). Everything else stays fp32: the embeddings, the LayerNorms, attention
 batched products, pooling, and the classifier head. The head is one (3d × 3) product per pair, not a
 ten-thousandth of the encoder's work: quantizing it would save nothing and move every logit.
 
-Which kernels: torch's default quantized engine ("x86") runs these layers with FBGEMM. On CPUs with int8
-matrix tiles (Intel's Advanced Matrix Extensions) oneDNN uses the tiles and FBGEMM does not, so there
-`use_fast_engine` picks oneDNN: the same arithmetic, the same embeddings, faster (docs/performance.md measures
-it). The engine is a setting of the process, and it also decides how a quantized model's weights are packed
-again when it is unpickled: a process that receives one (serve.py's encoder processes) calls
-`use_fast_engine` before unpickling it.
-
 The quantized model exists only in memory; its checkpoint stays fp32 and `save` is not meant for it. torch
 2.13 marks `torch.ao.quantization` deprecated in favour of torchao, a separate package the product does not
 depend on; its eager-mode dynamic quantization still works and is the tool torch itself ships. Its
@@ -39,20 +32,10 @@ def check_cpu(device):
                         f"not on {device}; leave out int8 or use the CPU")
 
 
-def use_fast_engine():
-    """Set this process's quantized engine to oneDNN where the CPU has int8 matrix tiles; elsewhere leave
-    torch's default. Returns the engine's name."""
-    has_tiles = getattr(torch.cpu, "_is_amx_tile_supported", lambda: False)()
-    if has_tiles and "onednn" in torch.backends.quantized.supported_engines:
-        torch.backends.quantized.engine = "onednn"
-    return torch.backends.quantized.engine
-
-
 def quantize_encoder(model):
     """`model` (a SentenceBERT on the CPU, in eval mode) with its encoder's linear layers replaced by int8
     dynamically quantized ones; the classifier head is left as it is. Changes the model in place, returns it."""
     check_cpu(model.device)
-    use_fast_engine()
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*torch.ao.quantization is deprecated", category=DeprecationWarning)
         warnings.filterwarnings("ignore", message=".*quantized tensor creation functions.*deprecated")

@@ -8,7 +8,7 @@ from tiny_sbert import WORDS, untrained_model
 from torch import nn
 
 from agree.errors import UserError
-from agree.quantize import is_quantized, use_fast_engine
+from agree.quantize import is_quantized
 from sbert import SentenceBERT
 
 # How far int8 may move an embedding, relative to its length. Rounding to 8 bits moves each weight and each
@@ -17,14 +17,6 @@ from sbert import SentenceBERT
 # beside the embeddings that the residual path carries. Seeds 0 to 9 of the tiny model move by 4.2e-4 to
 # 5.6e-4 of their length on 200 random sentences; 5e-3 leaves a factor of ten for other CPUs' kernels.
 RELATIVE_TOLERANCE = 5e-3
-
-
-@pytest.fixture(autouse=True)
-def engine_restored():
-    """The quantized engine is a setting of the process: each test leaves it as it found it."""
-    engine = torch.backends.quantized.engine
-    yield
-    torch.backends.quantized.engine = engine
 
 
 @pytest.fixture(scope="module")
@@ -95,25 +87,3 @@ def test_int8_is_refused_on_any_device_but_the_cpu(saved, device):
 def test_fp32_is_the_default(models):
     fp32, _ = models
     assert not any(is_quantized(module) for module in fp32.modules())
-
-
-@pytest.mark.parametrize("tiles", [True, False])
-def test_onednn_is_picked_where_the_cpu_has_int8_tiles(monkeypatch, tiles):
-    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: tiles)
-    torch.backends.quantized.engine = "fbgemm"
-    assert use_fast_engine() == ("onednn" if tiles else "fbgemm") == torch.backends.quantized.engine
-
-
-@pytest.mark.filterwarnings("ignore:TypedStorage is deprecated")
-@pytest.mark.skipif(not {"onednn", "fbgemm"} <= set(torch.backends.quantized.supported_engines),
-                    reason="needs torch's oneDNN and FBGEMM engines")
-def test_the_engines_compute_the_same_embeddings(models):
-    """Which engine runs the int8 layers is a matter of speed: a model packed again for the other gives the
-    same embeddings, to float rounding."""
-    _, int8 = models
-    text = sentences(50)
-    found = {}
-    for engine in ("onednn", "fbgemm"):
-        torch.backends.quantized.engine = engine  # unpickling packs the weights again, for this engine
-        found[engine] = pickle.loads(pickle.dumps(int8)).encode(text)
-    torch.testing.assert_close(found["onednn"], found["fbgemm"], rtol=0, atol=1e-5)
