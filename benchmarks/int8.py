@@ -5,12 +5,14 @@ moves its embeddings.
     PYTHONPATH=.venv-bench/onnx-overlay .venv-bench/bin/python benchmarks/int8.py --model runs/sbert \\
         --data-dir ../shared/data
 
-One fine-tuned model, five ways, in this one process, on the same threads and the same SNLI sentences, raw
+One fine-tuned model, five (or six) ways, in this one process, on the same threads and the same SNLI sentences, raw
 text in (tokenization included on every side, as throughput.py's encoding workload):
 
 1. agree `SentenceBERT.load(model)`: fp32.
 2. agree `SentenceBERT.load(model, int8=True)`: the encoder's linear layers dynamically quantized to int8 by
-   torch (agree/quantize.py).
+   torch (agree/quantize.py), on torch's default quantized engine (FBGEMM). The same model packed for torch's
+   oneDNN engine runs beside it, where torch has that engine: on CPUs with int8 matrix tiles oneDNN uses them,
+   but it builds its kernel again whenever the input's shape changes.
 3. `SentenceTransformer(export)`: the same model exported by `python -m agree.hf.export` (a pre-LN model as
    transformers' RobertaPreLayerNorm), run by transformers in torch fp32.
 4. `SentenceTransformer(export, backend="onnx")`: the same graph in ONNX Runtime, fp32.
@@ -25,7 +27,7 @@ same inputs and outputs), into the export's onnx/model.onnx, where `backend="onn
 Two workloads: batches of 64 sentences (throughput), and one premise and hypothesis at a time (a batch of 2:
 what one /predict asks). The contenders take turns and the medians are reported, as in throughput.py. The
 ratios are against agree fp32; the last column is the mean cosine of each contender's embeddings with those
-of its own fp32 model (agree's for 1 and 2, sentence-transformers' torch fp32 for 3 to 5), on the first step's
+of its own fp32 model (agree's for agree, sentence-transformers' torch fp32 for the others), on the first step's
 sentences: what int8 costs in accuracy, beside what it buys in time.
 
 Why the overlay: the ONNX backend needs optimum-onnx, whose releases (up to 0.1.0) require transformers < 4.58,
@@ -37,6 +39,7 @@ Benchmark-only: the product never imports this file or its requirements.
 """
 import argparse
 import os
+import pickle
 import statistics
 import sys
 import tempfile
@@ -129,10 +132,23 @@ def sentence_transformers_models(model_dir, directory, threads, quantization):
             f"sentence-transformers, ONNX Runtime int8 ({quantization})": onnx_int8}
 
 
+def packed_for(model, engine):
+    """The int8 `model` with its weights packed for another quantized engine (unpickling packs them for the
+    process's engine), the process's engine left as it was."""
+    chosen, torch.backends.quantized.engine = torch.backends.quantized.engine, engine
+    try:
+        return pickle.loads(pickle.dumps(model))
+    finally:
+        torch.backends.quantized.engine = chosen
+
+
 def encoders(args, directory):
     """{name: encode(sentences, batch_size) -> (N, d) tensor}, agree fp32 first (the reference)."""
     fp32, int8 = SentenceBERT.load(args.model), SentenceBERT.load(args.model, int8=True)
-    found = {"agree SentenceBERT, fp32": fp32.encode, "agree SentenceBERT, int8 (--int8)": int8.encode}
+    engine = torch.backends.quantized.engine
+    found = {"agree SentenceBERT, fp32": fp32.encode, f"agree SentenceBERT, int8 (--int8; {engine} engine)": int8.encode}
+    if engine != "onednn" and "onednn" in torch.backends.quantized.supported_engines:
+        found["agree SentenceBERT, int8 on the onednn engine"] = packed_for(int8, "onednn").encode
     quantization = args.onnx_config or cpu_quantization_config()
     for name, model in sentence_transformers_models(args.model, directory, args.threads, quantization).items():
         found[name] = lambda sentences, batch_size, model=model: torch.as_tensor(model.encode(
@@ -152,8 +168,8 @@ def agreement(encode, sentences):
     """Mean cosine of each contender's embeddings with its own fp32 model's (see the docstring)."""
     embeddings = {name: function(sentences, 64) for name, function in encode.items()}
     names = list(encode)
-    own_fp32 = {names[0]: names[0], names[1]: names[0]}
-    own_fp32.update({name: names[2] for name in names[2:]})
+    theirs = next(name for name in names if name.startswith("sentence-transformers"))
+    own_fp32 = {name: names[0] if name.startswith("agree") else theirs for name in names}
     return {name: float(F.cosine_similarity(embeddings[name], embeddings[own_fp32[name]]).mean())
             for name in names}
 
