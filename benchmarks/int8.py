@@ -146,7 +146,8 @@ def encoders(args, directory):
     """{name: encode(sentences, batch_size) -> (N, d) tensor}, agree fp32 first (the reference)."""
     fp32, int8 = SentenceBERT.load(args.model), SentenceBERT.load(args.model, int8=True)
     engine = torch.backends.quantized.engine
-    found = {"agree SentenceBERT, fp32": fp32.encode, f"agree SentenceBERT, int8 (--int8; {engine} engine)": int8.encode}
+    found = {"agree SentenceBERT, fp32": fp32.encode,
+             f"agree SentenceBERT, int8 (--int8; {engine} engine)": int8.encode}
     if engine != "onednn" and "onednn" in torch.backends.quantized.supported_engines:
         found["agree SentenceBERT, int8 on the onednn engine"] = packed_for(int8, "onednn").encode
     quantization = args.onnx_config or cpu_quantization_config()
