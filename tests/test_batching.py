@@ -8,6 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from agree.web.batching import Encoders, EncodingBatcher
+from agree.web.request_fields import HttpError
 
 GUARD_SECONDS = 60  # only a hung batcher ever waits this long
 
@@ -95,6 +96,69 @@ def test_closing_answers_every_request_that_arrived_and_then_refuses_new_ones():
             closing = pool.submit(batcher.close)
         closing.result(timeout=GUARD_SECONDS)
         assert [answer.result(timeout=GUARD_SECONDS) for answer in answers] == [[0], [1], [2], [3]]
-    with pytest.raises(RuntimeError, match="closed"):
+    with pytest.raises(HttpError, match="the server is stopping: its encoders are closed") as refused:
         batcher.encode([5])
+    assert refused.value.status == 503
     assert not any(worker.is_alive() for worker in batcher.workers)
+
+
+class Encoder:
+    """An encoder as a supervised one looks to Encoders: up or not, and the error to give when none is."""
+
+    def __init__(self, name, available=True):
+        self.name, self.available = name, available
+
+    def unavailable(self):
+        return HttpError(503, f"{self.name} is restarting")
+
+
+def test_encoders_are_lent_first_come_first_served():
+    encoders, lent = Encoders(["model"]), []
+
+    def borrow(name):
+        with encoders.borrowed():
+            lent.append(name)
+
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        with encoders.borrowed():  # busy: the three line up
+            for number, name in enumerate(["first", "second", "third"], start=1):
+                pool.submit(borrow, name)
+                with encoders.changed:
+                    assert encoders.changed.wait_for(lambda: len(encoders.queue) == number, timeout=GUARD_SECONDS)
+    assert lent == ["first", "second", "third"]
+
+
+def test_an_encoder_that_is_not_up_is_not_lent_and_when_none_is_borrowing_fails_at_once_with_its_error():
+    restarting, up = Encoder("first", available=False), Encoder("second")
+    encoders = Encoders([restarting, up])
+    for _ in range(2):
+        with encoders.borrowed() as encoder:
+            assert encoder is up
+    up.available = False
+    with pytest.raises(HttpError, match="first is restarting"):
+        with encoders.borrowed():
+            pass
+
+
+def test_a_batcher_whose_encoders_are_all_down_fails_its_waiting_requests_with_their_error_and_goes_on():
+    encoder = Encoder("model", available=False)
+    batcher = EncodingBatcher(lambda encoder, items: items, Encoders([encoder]))
+    with pytest.raises(HttpError, match="model is restarting"):
+        batcher.encode([1])
+    encoder.available = True
+    assert batcher.encode([2]) == [2]
+    batcher.close()
+
+
+def test_a_batch_holds_at_most_max_items_and_the_requests_after_them_wait_for_the_next():
+    encoders, batches = Encoders(["model"]), []
+    batcher = EncodingBatcher(lambda encoder, items: batches.append(list(items)) or items, encoders, max_items=3)
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        with encoders.borrowed():
+            answers = []
+            for items in ([1, 2], [3], [4], [5, 6, 7, 8]):  # one at a time, so that they wait in this order
+                answers.append(pool.submit(batcher.encode, items))
+                wait_for_waiting(batcher, len(answers))
+        assert [answer.result(timeout=GUARD_SECONDS) for answer in answers] == [[1, 2], [3], [4], [5, 6, 7, 8]]
+    batcher.close()
+    assert batches == [[1, 2, 3], [4], [5, 6, 7, 8]]  # a request over the limit still goes, alone

@@ -16,6 +16,8 @@ import contextlib
 import threading
 from concurrent.futures import Future
 
+from agree.web.request_fields import HttpError
+
 
 def available(encoder):
     """Whether an encoder can take a batch now: a supervised one (supervision.py) says; the model here can."""
@@ -45,6 +47,7 @@ class Encoders:
         turn = object()
         with self.changed:
             self.queue.append(turn)
+            self.changed.notify_all()  # for whoever watches the line (tests)
             try:
                 while not (self.queue[0] is turn and any(available(encoder) for encoder in self.free)):
                     if not any(available(encoder) for encoder in self.all):
@@ -83,10 +86,10 @@ class EncodingBatcher:
         """The answers to one request's items, in order, once the batch holding them has run."""
         answer = Future()
         with self.arrived:
-            if self.closed:
-                raise RuntimeError("the encoder has been closed")
+            if self.closed:  # the server is stopping: a request still arriving gets a 503
+                raise HttpError(503, "the server is stopping: its encoders are closed")
             self.waiting.append((list(items), answer))
-            self.arrived.notify()
+            self.arrived.notify_all()  # the workers, and whoever watches the waiting list (tests)
         return answer.result()
 
     def close(self):

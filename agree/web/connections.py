@@ -67,13 +67,15 @@ class ConnectionLimit:
         with self.changed:
             while self.open >= self.limit and not self.stopping:
                 self.full.set()
-                if self.open - len(self.closing) >= self.limit and self.give_way():
-                    continue
-                self.changed.wait(self.time_until_one_may_give_way())
+                if self.closing:  # room is being made: its thread's end notifies
+                    self.changed.wait()
+                elif not self.give_way():
+                    self.changed.wait(self.time_until_one_may_give_way())
             if self.stopping:
                 return False
             self.open += 1
             self.reading[connection] = self.clock()
+            self.changed.notify_all()  # for whoever watches the connections (tests)
             return True
 
     def give_way(self):

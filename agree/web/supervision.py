@@ -120,11 +120,11 @@ class SupervisedEncoder:
                 replaced = not self.stopping
                 if replaced:
                     self.process, self.restarts = process, self.restarts + 1
+                    self.log("a new encoder process is serving")
                     self.set_state("ok")
             if not replaced:  # started just as the server stopped
                 process.close()
                 return
-            self.log("a new encoder process is serving")
             self.watch(process)
             return
 
