@@ -13,6 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import quote, urlencode
 
 import pytest
+from served import GUARD_SECONDS, copy_checkpoint, free_port, post_form, post_json, raw_request, request, running
 from tiny_sbert import untrained_model
 
 import serve
@@ -24,7 +25,6 @@ from sbert import LABELS, SentenceBERT
 from serve import main, make_server
 
 INJECTION = "<script>alert(1)</script>"
-GUARD_SECONDS = 60  # a client's timeout: only a hung server ever reaches it
 INDEX_SENTENCES = ["a man is playing guitar on stage .", "the dog runs", "a woman is sleeping",
                    "the music is performing", "a dog is sleeping on the stage", INJECTION]
 
@@ -44,13 +44,6 @@ def index_file(tmp_path_factory):
     return path
 
 
-def free_port():
-    """A loopback port that nothing listens on now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @contextlib.contextmanager
 def taken_port():
     """A loopback port that another socket listens on while inside."""
@@ -58,32 +51,6 @@ def taken_port():
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         yield taken.getsockname()[1]
-
-
-@contextlib.contextmanager
-def running(directory, client_timeout=2, index_file=None, cache_dir=None, encoder_threads=None, encoder_processes=1):
-    """A real server on a free port, answering from a background thread; with a search index when given
-    a file of sentences; encoding in `encoder_processes` processes of their own with `encoder_threads`, as
-    serve.py does."""
-    model = SentenceBERT.load(directory)
-    index = index_file and build_index(model, str(index_file), cache_dir=cache_dir, progress=False,
-                                       log=lambda line: None)
-    server = make_server(model, directory, port=0, quiet=True, client_timeout=client_timeout, index=index,
-                         encoder_threads=encoder_threads, encoder_processes=encoder_processes)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
-        yield server
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
-def copy_checkpoint(checkpoint, directory):
-    directory.mkdir()
-    for name in ("config.json", "vocab.txt", "model.pt"):
-        (directory / name).write_bytes((checkpoint / name).read_bytes())
-    return directory
 
 
 @pytest.fixture(scope="module")
@@ -112,39 +79,6 @@ def evaluated_port(checkpoint, tmp_path_factory):
     (directory / "sub" / "inner.svg").write_text("<svg>inner</svg>")
     with running(directory) as server:
         yield server.server_address[1]
-
-
-def request(port, method, path, body=None, headers=None):
-    """(status, headers, body text) of one request."""
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=GUARD_SECONDS)
-    try:
-        connection.request(method, path, body=body, headers=headers or {})
-        response = connection.getresponse()
-        return response.status, response.headers, response.read().decode("utf-8")
-    finally:
-        connection.close()
-
-
-def post_json(port, value, path="/predict"):
-    body = value if isinstance(value, bytes) else json.dumps(value).encode("utf-8")
-    status, headers, text = request(port, "POST", path, body, {"Content-Type": "application/json"})
-    return status, headers, json.loads(text)
-
-
-def post_form(port, fields, accept="text/html", path="/predict"):
-    body = fields if isinstance(fields, bytes) else urlencode(fields).encode("ascii")
-    return request(port, "POST", path, body,
-                   {"Content-Type": "application/x-www-form-urlencoded", "Accept": accept})
-
-
-def raw_request(port, data):
-    """Send bytes as they are (no header added) and return the status line's code. A server that waited
-    for more than was sent would hang up after its client timeout without answering: no status line."""
-    with socket.create_connection(("127.0.0.1", port), timeout=GUARD_SECONDS) as connection:
-        connection.sendall(data)
-        answer = connection.makefile("rb").readline()
-    assert answer.startswith(b"HTTP/"), f"no answer, the server hung up: {answer!r}"
-    return int(answer.split()[1])
 
 
 # --- the page ---------------------------------------------------------------------------------------------
@@ -296,6 +230,58 @@ def test_a_body_cut_short_of_its_content_length_is_refused(port):
         connection.shutdown(socket.SHUT_WR)  # the client is done: the ten missing bytes will never come
         head, text = connection.makefile("rb").read().split(b"\r\n\r\n", 1)
     assert head.startswith(b"HTTP/1.0 400") and "shorter" in json.loads(text)["error"]
+
+
+def raw_answer(port, data):
+    """(status, headers, body text) of the answer to bytes sent as they are."""
+    with socket.create_connection(("127.0.0.1", port), timeout=GUARD_SECONDS) as connection:
+        connection.sendall(data)
+        response = http.client.HTTPResponse(connection)
+        response.begin()  # raises BadStatusLine if the answer has no status line
+        return response.status, response.headers, response.read().decode("utf-8")
+
+
+def assert_headers_of_every_answer(headers):
+    assert headers["X-Content-Type-Options"] == "nosniff" and headers["Referrer-Policy"] == "no-referrer"
+    assert "default-src 'none'" in headers["Content-Security-Policy"]
+
+
+def test_two_different_content_lengths_are_refused_and_two_equal_ones_are_one(port):
+    body = json.dumps({"premise": "a dog", "hypothesis": "a man"}).encode()
+    head = b"POST /predict HTTP/1.0\r\nContent-Type: application/json\r\n"
+    status, _, text = raw_answer(port, head + b"Content-Length: %d\r\nContent-Length: %d\r\n\r\n"
+                                 % (len(body), len(body) + 5) + body)
+    assert status == 400 and json.loads(text) == {"error": "2 different Content-Length headers: send one"}
+    status, _, text = raw_answer(port, head + b"Content-Length: %d\r\nContent-Length: %d\r\n\r\n"
+                                 % (len(body), len(body)) + body)
+    assert status == 200 and "label" in json.loads(text)
+
+
+@pytest.mark.parametrize("request_line, status, message", [
+    (b"BREW / HTTP/1.1", 501, "this server does not know the method BREW: it answers GET, HEAD and POST"),
+    (b"GET / HTTP/2.0", 505, "HTTP/2.0 is not supported: send HTTP/1.1 or HTTP/1.0"),
+    (b"GET / HTTP/x", 400, "Bad request version ('HTTP/x')"),
+])
+def test_what_http_server_refuses_itself_is_answered_as_every_error_with_the_same_headers(port, request_line,
+                                                                                         status, message):
+    got, headers, text = raw_answer(port, request_line + b"\r\nAccept: application/json\r\n\r\n")
+    assert got == status and headers["Content-Type"] == "application/json" and json.loads(text) == {"error": message}
+    assert_headers_of_every_answer(headers)
+
+
+def test_a_browser_gets_an_unknown_method_refused_as_a_page(port):
+    status, headers, page = raw_answer(port, b"BREW / HTTP/1.1\r\nAccept: text/html\r\n\r\n")
+    assert status == 501 and headers["Content-Type"] == "text/html; charset=utf-8"
+    assert "this server does not know the method BREW" in page and '<form id="pair"' in page
+    assert_headers_of_every_answer(headers)
+
+
+@pytest.mark.parametrize("text", ["\u200b", "\u200b\u200d\ufeff", "\x00\x07", " \u200e\t", "\u2060\u00ad"])
+def test_text_of_only_invisible_or_control_characters_is_empty(port, search_server, text):
+    status, _, answer = post_json(port, {"premise": text, "hypothesis": "a dog"})
+    assert status == 400 and answer == {"error": "premise is empty (it holds only invisible or control characters)"}
+    status, _, answer = post_json(search_server.server_address[1], {"q": text}, path="/search")
+    assert status == 400 and answer["error"].startswith("q is empty")
 
 
 @pytest.mark.parametrize("method, path, status, allow", [
