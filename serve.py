@@ -103,8 +103,8 @@ class AgreeServer(LimitedHTTPServer):
         work = ModelWork(self.model, None if index is None else index.embeddings)
         try:
             for _ in range(encoder_processes if encoder_threads else 0):
-                self.supervisors.append(SupervisedEncoder(lambda: EncoderProcess(work, encoder_threads),
-                                                          batch_deadline))
+                self.supervisors.append(SupervisedEncoder(
+                    lambda spawned: EncoderProcess(work, encoder_threads, spawned), batch_deadline))
         except RuntimeError:
             self.close_encoders()
             self.socket.close()  # no server without its encoders; the port is free again

@@ -657,7 +657,7 @@ def test_when_a_second_encoder_process_fails_to_start_the_first_is_closed_and_th
     class FirstStartsSecondFails:
         exitcode = None
 
-        def __init__(self, work, threads):
+        def __init__(self, work, threads, spawned):
             if started:
                 raise RuntimeError("the encoder process failed: MemoryError")
             self.closed = False
@@ -714,7 +714,7 @@ def test_a_port_taken_after_the_probe_is_still_explained(checkpoint, monkeypatch
 
 
 def test_main_explains_an_encoder_process_that_does_not_start_and_frees_the_port(checkpoint, monkeypatch):
-    def fail_to_start(work, threads):
+    def fail_to_start(work, threads, spawned):
         raise RuntimeError("the encoder process failed: ImportError: no torch here")
 
     monkeypatch.setattr(serve, "EncoderProcess", fail_to_start)

@@ -89,7 +89,7 @@ class Starts:
     def __init__(self, plan):
         self.plan, self.given = plan, []
 
-    def __call__(self):
+    def __call__(self, spawned):
         step = self.plan.pop(0)
         if isinstance(step, threading.Event):
             assert step.wait(GUARD_SECONDS)
@@ -97,6 +97,7 @@ class Starts:
         if isinstance(step, Exception):
             raise step
         self.given.append(step)
+        spawned(step)
         return step
 
 
@@ -189,6 +190,31 @@ def test_stopping_ends_a_busy_encoder_its_request_gets_a_503_and_nothing_is_star
     assert busy.exitcode == 0 and supervisor.state == "ok" and starts.plan == []
 
 
+def test_stopping_while_a_new_encoder_starts_kills_it_and_starts_no_other():
+    first, starting, log = FakeProcess(), FakeProcess(), []
+
+    def start(spawned):
+        if first.exitcode is None:
+            return first
+        spawned(starting)  # it exists, and is not ready until it ends: as a child stopped while loading
+        assert starting.ended.wait(GUARD_SECONDS)
+        raise EncoderFailure("the encoder process has stopped (exit code -9)")  # EncoderProcess's, then
+
+    supervisor = SupervisedEncoder(start, log=log.append)
+    first.end(-9)
+    with supervisor.changed:
+        assert supervisor.changed.wait_for(lambda: supervisor.starting is starting, timeout=GUARD_SECONDS)
+    supervisor.stop()
+    assert starting.killed
+    for thread in threading.enumerate():
+        if thread.name in ("encoder-watch", "encoder-restart"):
+            thread.join(GUARD_SECONDS)
+    assert supervisor.state == "restarting" and log == ["the encoder process has stopped (exit code -9); "
+                                                        "starting a new one"]
+    for process in (first, starting):
+        os.close(process.sentinel)
+
+
 # --- supervision of real encoder processes, through HTTP ------------------------------------------------------
 
 @pytest.fixture
@@ -196,10 +222,10 @@ def gated_restarts(monkeypatch):
     """After the first, each encoder process starts only once the returned event is set."""
     gate, started, start = threading.Event(), [], serve.EncoderProcess
 
-    def gated(work, threads):
+    def gated(work, threads, spawned):
         if started:
             assert gate.wait(GUARD_SECONDS)
-        started.append(start(work, threads))
+        started.append(start(work, threads, spawned))
         return started[-1]
 
     monkeypatch.setattr(serve, "EncoderProcess", gated)

@@ -24,7 +24,7 @@ from http.server import ThreadingHTTPServer
 LISTEN_BACKLOG = socket.SOMAXCONN  # the most the system allows (the kernel may lower it further)
 REQUEST_DEADLINE_SECONDS = 15  # for the whole request; any ordinary client sends it in one go
 MAX_CONNECTIONS = 256
-GIVE_WAY_SECONDS = 2  # a connection still sending its request after this long may be closed to make room
+GIVE_WAY_SECONDS = 1  # a connection still sending its request's head after this long may be closed for room
 
 
 class RequestReader(io.RawIOBase):

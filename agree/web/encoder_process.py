@@ -34,7 +34,7 @@ from agree.web.packing import encode_ids, predict_ids
 from agree.web.search_index import nearest
 
 START_TIMEOUT_SECONDS = 120  # loading torch and the weights; far longer than it takes
-CLOSE_GRACE_SECONDS = 0.5  # a child told to finish that has not within this is killed: it holds nothing to save
+CLOSE_GRACE_SECONDS = 0.2  # a child told to finish that has not within this is killed: it holds nothing to save
 
 
 class EncoderFailure(RuntimeError):
@@ -67,15 +67,21 @@ class ModelWork:
 
 class EncoderProcess:
     """`ModelWork`'s methods, computed in a child process with `threads` torch threads. One caller at a time:
-    the server's batchers share a lock around it."""
+    the server's batchers share a lock around it. `spawned(self)`, when given, is called as soon as the child
+    exists, before it is ready, so that whoever is waiting for it can kill it meanwhile."""
 
-    def __init__(self, work, threads):
+    def __init__(self, work, threads, spawned=None):
         context = multiprocessing.get_context("spawn")  # a fresh interpreter: forking a process that runs
         self.connection, child_end = context.Pipe()     # torch's thread pools is not safe
         self.process = context.Process(target=serve_work, args=(child_end, threads), name="agree-encoder",
                                        daemon=True)
+        # Whoever reaps the child first (a join, is_alive or exitcode) gets its exit code; another thread doing
+        # so at the same moment would read None. So they take turns.
+        self.reaping = threading.Lock()
         self.process.start()
         child_end.close()
+        if spawned is not None:
+            spawned(self)
         # The work goes through the pipe, not as the process's argument, which the child would keep beside
         # the unpickled copy as long as it lives (twice the index's memory). Tensors pickle as plain bytes;
         # torch's shared-memory path is not needed. A thread sends them, so that a child that never reads
@@ -116,8 +122,9 @@ class EncoderProcess:
         return value
 
     def stopped(self):
-        self.process.join(timeout=1)
-        return EncoderFailure(f"the encoder process has stopped (exit code {self.process.exitcode})")
+        with self.reaping:
+            self.process.join(timeout=1)
+        return EncoderFailure(f"the encoder process has stopped (exit code {self.exitcode})")
 
     @property
     def sentinel(self):
@@ -126,7 +133,8 @@ class EncoderProcess:
 
     @property
     def exitcode(self):
-        return self.process.exitcode
+        with self.reaping:
+            return self.process.exitcode
 
     def cpu_seconds(self):
         """CPU time the child has used so far (Linux), for the benchmarks' accounting; None elsewhere."""
@@ -148,13 +156,15 @@ class EncoderProcess:
             self.connection.send(None)
         except OSError:
             pass
-        self.process.join(timeout=grace)
+        with self.reaping:
+            self.process.join(timeout=grace)
         self.kill()
 
     def kill(self):
-        if self.process.is_alive():
-            self.process.kill()
-        self.process.join()
+        with self.reaping:
+            if self.process.exitcode is None:
+                self.process.kill()
+            self.process.join()
 
     def close(self, grace=CLOSE_GRACE_SECONDS):
         self.stop(grace)

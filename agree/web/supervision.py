@@ -39,9 +39,11 @@ def overall_state(supervisors):
 
 
 class SupervisedEncoder:
-    """`ModelWork`'s methods through an encoder process that `start()` returns (raising RuntimeError when it
-    cannot), replaced when it fails. The first start happens here, and its failure is the caller's: a server
-    does not begin without its encoders. `on_change()` is called whenever `state` changes."""
+    """`ModelWork`'s methods through an encoder process that `start(spawned)` returns (raising RuntimeError
+    when it cannot; calling `spawned(process)` as soon as the process exists, so that stopping the server can
+    kill one that is still starting), replaced when it fails. The first start happens here, and its failure
+    is the caller's: a server does not begin without its encoders. `on_change()` is called whenever `state`
+    changes."""
 
     def __init__(self, start, deadline=BATCH_DEADLINE_SECONDS, log=None, retry_seconds=RETRY_SECONDS):
         self.start, self.deadline, self.retry_seconds = start, deadline, retry_seconds
@@ -49,7 +51,8 @@ class SupervisedEncoder:
         self.on_change = lambda: None
         self.changed = threading.Condition()  # guards everything below; notified when `state` changes
         self.state, self.restarts, self.stopping = "ok", 0, False
-        self.process = start()
+        self.starting = None  # a new process that is not ready yet
+        self.process, self.starting = start(self.spawned), None
         self.watch(self.process)
 
     @property
@@ -103,11 +106,20 @@ class SupervisedEncoder:
         process.kill()  # a stopped one too; a thread still waiting on its pipe wakes at its end
         threading.Thread(target=self.restart, name="encoder-restart", daemon=True).start()
 
+    def spawned(self, process):
+        with self.changed:
+            self.starting, stopping = process, self.stopping
+            self.changed.notify_all()
+        if stopping:
+            process.kill()
+
     def restart(self):
         for attempt in itertools.count():
             try:
-                process = self.start()
+                process = self.start(self.spawned)
             except RuntimeError as error:
+                if self.stopping:  # killed while starting: the server is stopping
+                    return
                 delay = self.retry_seconds[min(attempt, len(self.retry_seconds) - 1)]
                 with self.changed:
                     self.set_state("down")
@@ -117,7 +129,7 @@ class SupervisedEncoder:
                         return
                 continue
             with self.changed:
-                replaced = not self.stopping
+                replaced, self.starting = not self.stopping, None
                 if replaced:
                     self.process, self.restarts = process, self.restarts + 1
                     self.log("a new encoder process is serving")
@@ -147,7 +159,9 @@ class SupervisedEncoder:
         with self.changed:
             self.stopping = True
             self.changed.notify_all()
-            process = self.process
+            process, starting = self.process, self.starting
+        if starting is not None and starting is not process:
+            starting.kill()  # a stopped one that never got ready would hold the server's exit for ever
         process.stop()
 
     def close(self):
