@@ -1,7 +1,6 @@
 """Serve a fine-tuned Sentence-BERT as a two-box web page and a small JSON API, with the standard library.
 
-    python serve.py --model runs/sbert [--index FILE_OR_SPEC] [--host 127.0.0.1] [--port 8000] [--threads N]
-        [--encoders N] [--in-process] [--quiet]
+    python serve.py --model runs/sbert [--index FILE_OR_SPEC] [--port 8000]   (--help lists every option)
 
 Endpoints:
     GET  /                  the page: premise and hypothesis boxes, example pairs, the answer and why
@@ -38,6 +37,7 @@ from urllib.parse import urlsplit
 
 import torch
 
+from agree import errors
 from agree.web.batching import Encoders, EncodingBatcher
 from agree.web.connections import REQUEST_DEADLINE_SECONDS, LimitedHTTPServer
 from agree.web.encoder_process import EncoderProcess, ModelWork
@@ -299,28 +299,32 @@ class Handler(Exchange):
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--model", required=True, help="a fine-tuned checkpoint directory (finetune.py --out)")
-    parser.add_argument("--index", help="sentences for the Search page: a .txt or .gz file with one sentence "
+    served = parser.add_argument_group("what to serve")
+    served.add_argument("--model", required=True, help="a fine-tuned checkpoint directory (finetune.py --out)")
+    served.add_argument("--index", help="sentences for the Search page: a .txt or .gz file with one sentence "
                                         "per line, or data-set specs (snli:test: its distinct sentences)")
-    parser.add_argument("--data-dir", default="data", help="where data-set specs of --index are found")
-    parser.add_argument("--cache-dir", default=".cache",
+    served.add_argument("--data-dir", default="data", help="where data-set specs of --index are found")
+    served.add_argument("--cache-dir", default=".cache",
                         help="where the embeddings of --index are kept between starts (never the data directory)")
-    parser.add_argument("--host", default="127.0.0.1",
+    where = parser.add_argument_group("where and how it listens")
+    where.add_argument("--host", default="127.0.0.1",
                         help="address to listen on; the default, loopback, keeps it on this machine")
-    parser.add_argument("--port", type=int, default=8000, help="port to listen on (0 picks a free one)")
-    parser.add_argument("--quiet", action="store_true", help="no line per request on stderr")
-    parser.add_argument("--threads", type=int, default=serving_threads(),
+    where.add_argument("--port", type=int, default=8000, help="port to listen on (0 picks a free one)")
+    where.add_argument("--quiet", action="store_true", help="no line per request on stderr")
+    errors.add_debug_option(where)
+    resources = parser.add_argument_group("processes, threads and limits")
+    resources.add_argument("--threads", type=int, default=serving_threads(),
                         help="torch threads of the encoder process (and of this one, for explanations) once the "
                              "index is built (default: all cores but one, left to the request threads: %(default)s "
                              "here; docs/web.md measures it)")
-    parser.add_argument("--encoders", type=int, default=ENCODER_PROCESSES,
+    resources.add_argument("--encoders", type=int, default=ENCODER_PROCESSES,
                         help="encoder processes, each with its own copy of the model and of the index's embeddings "
                              "and --threads torch threads, answering batches side by side (default: %(default)s here; "
                              "docs/web.md measures it)")
-    parser.add_argument("--in-process", action="store_true",
+    resources.add_argument("--in-process", action="store_true",
                         help="run the forward passes in the server's own process instead of a process of their own "
                              "(slower under concurrent requests: docs/web.md)")
-    parser.add_argument("--batch-deadline", type=float, default=BATCH_DEADLINE_SECONDS, metavar="SECONDS",
+    resources.add_argument("--batch-deadline", type=float, default=BATCH_DEADLINE_SECONDS, metavar="SECONDS",
                         help="how long an encoder process may take over one batch before it is taken for stuck, "
                              "killed and started anew (default: %(default)s; raise it only for a far slower "
                              "model or machine)")
@@ -377,14 +381,14 @@ def main(argv=None):
         raise SystemExit(cannot_listen(args, error)) from None
     except RuntimeError as error:  # the encoder process did not start
         raise SystemExit(f"cannot start the server: {error}") from None
-    host, port = server.server_address[:2]
-    shown_host = f"[{host}]" if ":" in host else host
-    print(f"Serving {server.model_dir.name} at http://{shown_host}:{port}/ (Ctrl+C stops it)", flush=True)
-    if host not in ("127.0.0.1", "::1", "localhost"):
-        print("Note: listening beyond this machine; anyone who can reach it can use the model.", flush=True)
     if threading.current_thread() is threading.main_thread():  # signal handlers can be set there only
         signal.signal(signal.SIGTERM, signal.default_int_handler)  # a service manager's stop, as Ctrl+C
-    try:
+    try:  # from here on a stop, however early, closes the server and its encoder processes
+        host, port = server.server_address[:2]
+        shown_host = f"[{host}]" if ":" in host else host
+        print(f"Serving {server.model_dir.name} at http://{shown_host}:{port}/ (Ctrl+C stops it)", flush=True)
+        if host not in ("127.0.0.1", "::1", "localhost"):
+            print("Note: listening beyond this machine; anyone who can reach it can use the model.", flush=True)
         server.serve_forever()
     except KeyboardInterrupt:
         pass
@@ -393,4 +397,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    errors.run(main)

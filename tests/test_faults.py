@@ -235,6 +235,7 @@ def test_a_bug_keeps_its_traceback_and_an_argument_error_keeps_argparse_s_answer
     ("evaluate.py", ["--model", "{tmp}/nowhere"]),
     ("finetune.py", ["--bert", "{tmp}/nowhere", "--train", "x.jsonl", "--out", "{tmp}/out", "--max-steps", "1"]),
     ("pretrain.py", ["--out", "{tmp}/nowhere", "--resume", "--max-steps", "1"]),
+    ("serve.py", ["--model", "{tmp}/nowhere", "--port", "0"]),
 ])
 def test_each_script_s_command_line_ends_a_mistake_with_one_line_and_status_2(tmp_path, script, argv):
     finished = subprocess.run([sys.executable, str(ROOT / script), *(a.format(tmp=tmp_path) for a in argv)],
