@@ -65,7 +65,20 @@ class ModelWork:
         return [STEPS[name](self.model, *arguments) for name, *arguments in steps]
 
 
-class EncoderProcess:
+class EncoderCalls:
+    """What a batch asks of an encoder, one method a kind of work; `call` (the subclass's) sends it."""
+
+    def predict_ids(self, pairs):
+        return self.call("predict_ids", pairs)
+
+    def search_ids(self, requests):
+        return self.call("search_ids", requests)
+
+    def explain_steps(self, steps):
+        return self.call("explain_steps", steps)
+
+
+class EncoderProcess(EncoderCalls):
     """`ModelWork`'s methods, computed in a child process with `threads` torch threads. One caller at a time:
     the server's batchers share a lock around it. `spawned(self)`, when given, is called as soon as the child
     exists, before it is ready, so that whoever is waiting for it can kill it meanwhile."""
@@ -91,15 +104,6 @@ class EncoderProcess:
             self.close()
             raise RuntimeError(f"the encoder process did not start within {START_TIMEOUT_SECONDS} s")
         self.answer()  # "ready", or the child's error
-
-    def predict_ids(self, pairs):
-        return self.call("predict_ids", pairs)
-
-    def search_ids(self, requests):
-        return self.call("search_ids", requests)
-
-    def explain_steps(self, steps):
-        return self.call("explain_steps", steps)
 
     def call(self, method, argument, deadline=None):
         """The child's answer to `method(argument)`; EncoderFailure if it dies first or, with a `deadline`

@@ -14,7 +14,7 @@ import sys
 import threading
 from multiprocessing.connection import wait
 
-from agree.web.encoder_process import EncoderFailure
+from agree.web.encoder_process import EncoderCalls, EncoderFailure
 from agree.web.request_fields import HttpError
 
 # Longer than any one batch takes: a batch holds at most a few dozen pairs or queries, or one step of an
@@ -38,7 +38,7 @@ def overall_state(supervisors):
     return next((state for state in ("down", "restarting") if state in states), "ok")
 
 
-class SupervisedEncoder:
+class SupervisedEncoder(EncoderCalls):
     """`ModelWork`'s methods through an encoder process that `start(spawned)` returns (raising RuntimeError
     when it cannot; calling `spawned(process)` as soon as the process exists, so that stopping the server can
     kill one that is still starting), replaced when it fails. The first start happens here, and its failure
@@ -58,15 +58,6 @@ class SupervisedEncoder:
     @property
     def available(self):
         return self.state == "ok"
-
-    def predict_ids(self, pairs):
-        return self.call("predict_ids", pairs)
-
-    def search_ids(self, requests):
-        return self.call("search_ids", requests)
-
-    def explain_steps(self, steps):
-        return self.call("explain_steps", steps)
 
     def call(self, method, argument):
         with self.changed:
