@@ -39,3 +39,12 @@ def help_groups(capsys):
         return dict(section.split(":\n", 1) for section in capsys.readouterr().out.split("\n\n")
                     if ":\n  -" in section)  # title: its options
     return groups
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory):
+    """A tiny untrained Sentence-BERT saved the way finetune.py saves one (tests/tiny_sbert.py)."""
+    from tiny_sbert import untrained_model  # here, not at the top: it imports nltk, after NLTK_DATA is set
+    directory = tmp_path_factory.mktemp("models") / "tiny-sbert"
+    untrained_model().save(directory)
+    return directory

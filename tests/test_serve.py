@@ -14,7 +14,6 @@ from urllib.parse import quote, urlencode
 
 import pytest
 from served import GUARD_SECONDS, copy_checkpoint, free_port, post_form, post_json, raw_request, request, running
-from tiny_sbert import untrained_model
 
 import serve
 from agree.web.occlusion import explain
@@ -27,14 +26,6 @@ from serve import main, make_server
 INJECTION = "<script>alert(1)</script>"
 INDEX_SENTENCES = ["a man is playing guitar on stage .", "the dog runs", "a woman is sleeping",
                    "the music is performing", "a dog is sleeping on the stage", INJECTION]
-
-
-@pytest.fixture(scope="module")
-def checkpoint(tmp_path_factory):
-    """A tiny untrained Sentence-BERT saved the way finetune.py saves one."""
-    directory = tmp_path_factory.mktemp("models") / "tiny-sbert"
-    untrained_model().save(directory)
-    return directory
 
 
 @pytest.fixture(scope="module")

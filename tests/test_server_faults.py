@@ -34,13 +34,6 @@ SENTENCES = ["a man is playing guitar on stage .", "the dog runs", "a woman is s
 
 
 @pytest.fixture(scope="module")
-def checkpoint(tmp_path_factory):
-    directory = tmp_path_factory.mktemp("models") / "tiny-sbert"
-    untrained_model().save(directory)
-    return directory
-
-
-@pytest.fixture(scope="module")
 def index_file(tmp_path_factory):
     path = tmp_path_factory.mktemp("data") / "sentences.txt"
     path.write_text("".join(sentence + "\n" for sentence in SENTENCES), encoding="utf-8")
