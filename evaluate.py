@@ -18,8 +18,8 @@ The report is printed and written, each file atomically, into the model director
 report.json (everything), report.md (for people), and SVG charts: confusion_matrix.svg, f1.svg, and
 loss.svg / accuracy.svg from the checkpoint's metrics.jsonl.
 
---int8 evaluates a fine-tuned Sentence-BERT as `serve.py --int8` runs it: its encoder's linear layers in int8
-on the CPU (agree/quantize.py). The report says so in its title and in report.json ("int8": true), so that its
+--int8 evaluates a fine-tuned Sentence-BERT with its encoder's linear layers in int8 on the CPU
+(agree/quantize.py). The report says so in its title and in report.json ("int8": true), so that its
 figures are never read as the fp32 model's.
 """
 import argparse
@@ -85,7 +85,7 @@ def parse_args(argv=None):
     plumbing.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"], default="auto",
                           help="(default: %(default)s; the CPU with --int8)")
     plumbing.add_argument("--int8", action="store_true", help="a fine-tuned model with its encoder's linear "
-                          "layers in int8, on the CPU, as serve.py --int8 runs it")
+                          "layers in int8, on the CPU (agree/quantize.py)")
     errors.add_debug_option(plumbing)
     return parser.parse_args(argv)
 

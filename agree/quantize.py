@@ -1,5 +1,5 @@
 """int8 inference on a CPU: the encoder's linear layers with int8 weights, their inputs quantized on the fly
-(SentenceBERT.load(..., int8=True), evaluate.py --int8, serve.py --int8).
+(SentenceBERT.load(..., int8=True), evaluate.py --int8).
 
 Dynamic quantization: every nn.Linear of the encoder becomes torch's DynamicQuantizedLinear. It holds its
 weight in int8 with one scale per output row (per channel: a row with large weights does not coarsen the
