@@ -5,6 +5,7 @@ lives here, each module named for what it holds:
 - `atomic`: files and checkpoint directories written so that a crash never leaves half of one.
 - `weights`: a checkpoint's tensor files saved with a SHA-256 digest and loaded only when they check out.
 - `errors`: a user's mistake (a bad file, a full disk) said in one line; the scripts' `--debug` and exit status.
+- `quantize`: the encoder's linear layers in int8 for CPU inference (`SentenceBERT.load(..., int8=True)`, `evaluate.py --int8`).
 - `download`, `datasets`: the official data sets fetched into --data-dir and read as sentence pairs (SNLI,
   MultiNLI, SICK, STS Benchmark, local .jsonl/.tsv/.csv files), with errors that name the file and line.
 - `nltk_on_re`: NLTK's own tokenizers run on the standard library's `re`, the same output, faster.
