@@ -49,11 +49,6 @@ def atomic_write_text(path, text):
         temporary.write_text(text, encoding="utf-8")
 
 
-def atomic_write_bytes(path, data):
-    with atomic_path(path) as temporary:
-        temporary.write_bytes(data)
-
-
 def atomic_write_json(path, value):
     atomic_write_text(path, json.dumps(value, indent=2) + "\n")
 
