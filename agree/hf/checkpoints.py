@@ -127,39 +127,42 @@ def huggingface_config(config, architecture):
 QKV = ("query", "key", "value")
 
 
-def encoder_names(config):
-    """[(our name in BERT, [Hugging Face's names in BertModel])] for every tensor of the encoder. One name
-    maps to one; our fused attention projection `qkv` is their query, key and value stacked in that order
-    (our attention reads the rows of qkv's output as three blocks of d_model)."""
+# Each layer's modules, ours -> theirs in BertModel (post-LN: each LayerNorm closes its block).
+BERT_LAYER_MODULES = (("attention.out", "attention.output.dense"), ("attention_norm", "attention.output.LayerNorm"),
+                      ("feed_forward.up", "intermediate.dense"), ("feed_forward.down", "output.dense"),
+                      ("feed_forward_norm", "output.LayerNorm"))
+
+
+def encoder_names(config, layer_modules=BERT_LAYER_MODULES):
+    """[(our name in BERT, [Hugging Face's names])] for every tensor of the encoder, BertModel's by default;
+    `layer_modules` maps the rest of each layer (prelayernorm.py gives RobertaPreLayerNorm's). One name maps
+    to one; our fused attention projection `qkv` is their query, key and value stacked in that order (our
+    attention reads the rows of qkv's output as three blocks of d_model)."""
     names = [("embeddings.token.weight", ["embeddings.word_embeddings.weight"]),
              ("embeddings.position.weight", ["embeddings.position_embeddings.weight"]),
              ("embeddings.segment.weight", ["embeddings.token_type_embeddings.weight"])]
-    names += _weight_and_bias("embeddings.norm", "embeddings.LayerNorm")
+    names += weight_and_bias("embeddings.norm", "embeddings.LayerNorm")
     for i in range(config.n_layers):
         ours, theirs = f"layers.{i}.", f"encoder.layer.{i}."
         for part in ("weight", "bias"):
             names.append((f"{ours}attention.qkv.{part}",
                           [f"{theirs}attention.self.{projection}.{part}" for projection in QKV]))
-        for our_module, their_module in (("attention.out", "attention.output.dense"),
-                                         ("attention_norm", "attention.output.LayerNorm"),
-                                         ("feed_forward.up", "intermediate.dense"),
-                                         ("feed_forward.down", "output.dense"),
-                                         ("feed_forward_norm", "output.LayerNorm")):
-            names += _weight_and_bias(ours + our_module, theirs + their_module)
+        for our_module, their_module in layer_modules:
+            names += weight_and_bias(ours + our_module, theirs + their_module)
     return names
 
 
 def head_names():
     """The same for BertForPreTraining's heads beyond the encoder: pooler, masked-LM transform and bias,
     next-sentence classifier. (The decoder matrix is the token embeddings: tied, not a tensor of its own.)"""
-    return [*_weight_and_bias("pooler.dense", "pooler.dense"),
-            *_weight_and_bias("masked_lm.dense", "cls.predictions.transform.dense"),
-            *_weight_and_bias("masked_lm.norm", "cls.predictions.transform.LayerNorm"),
+    return [*weight_and_bias("pooler.dense", "pooler.dense"),
+            *weight_and_bias("masked_lm.dense", "cls.predictions.transform.dense"),
+            *weight_and_bias("masked_lm.norm", "cls.predictions.transform.LayerNorm"),
             ("masked_lm.bias", ["cls.predictions.bias"]),
-            *_weight_and_bias("next_sentence", "cls.seq_relationship")]
+            *weight_and_bias("next_sentence", "cls.seq_relationship")]
 
 
-def _weight_and_bias(ours, theirs):
+def weight_and_bias(ours, theirs):
     return [(f"{ours}.{part}", [f"{theirs}.{part}"]) for part in ("weight", "bias")]
 
 

@@ -31,7 +31,8 @@ from pathlib import Path
 import torch
 
 from agree.atomic import atomic_write_json
-from agree.hf.checkpoints import tokenizer_config, write_safetensors
+from agree.hf import checkpoints
+from agree.hf.checkpoints import tokenizer_config, weight_and_bias, write_safetensors
 from data import PAD_ID
 
 MODEL_TYPE = "roberta-prelayernorm"
@@ -52,25 +53,16 @@ def prelayernorm_config(config, architecture, tokenizer):
             "tie_word_embeddings": True, "is_decoder": False, "add_cross_attention": False}
 
 
+# Each layer's modules, ours -> theirs in RobertaPreLayerNorm (pre-LN: each LayerNorm opens its block).
+PRE_LN_LAYER_MODULES = (("attention_norm", "attention.LayerNorm"), ("attention.out", "attention.output.dense"),
+                        ("feed_forward_norm", "intermediate.LayerNorm"), ("feed_forward.up", "intermediate.dense"),
+                        ("feed_forward.down", "output.dense"))
+
+
 def encoder_names(config):
-    """[(our name in BERT, [their names in RobertaPreLayerNormModel])] for every tensor of the encoder; our
-    fused `qkv` is their query, key and value stacked in that order, as for BertModel (checkpoints.py)."""
-    names = [("embeddings.token.weight", ["embeddings.word_embeddings.weight"]),
-             ("embeddings.position.weight", ["embeddings.position_embeddings.weight"]),
-             ("embeddings.segment.weight", ["embeddings.token_type_embeddings.weight"])]
-    names += weight_and_bias("embeddings.norm", "embeddings.LayerNorm")
-    for i in range(config.n_layers):
-        ours, theirs = f"layers.{i}.", f"encoder.layer.{i}."
-        for part in ("weight", "bias"):
-            names.append((f"{ours}attention.qkv.{part}",
-                          [f"{theirs}attention.self.{projection}.{part}" for projection in ("query", "key", "value")]))
-        for our_module, their_module in (("attention_norm", "attention.LayerNorm"),
-                                         ("attention.out", "attention.output.dense"),
-                                         ("feed_forward_norm", "intermediate.LayerNorm"),
-                                         ("feed_forward.up", "intermediate.dense"),
-                                         ("feed_forward.down", "output.dense")):
-            names += weight_and_bias(ours + our_module, theirs + their_module)
-    return names + weight_and_bias("final_norm", "LayerNorm")
+    """[(our name in BERT, [their names in RobertaPreLayerNormModel])] for every tensor of the encoder: as for
+    BertModel (checkpoints.py) but for where the LayerNorms sit, and the final LayerNorm."""
+    return checkpoints.encoder_names(config, PRE_LN_LAYER_MODULES) + weight_and_bias("final_norm", "LayerNorm")
 
 
 def head_names():
@@ -80,10 +72,6 @@ def head_names():
             *weight_and_bias("masked_lm.dense", "lm_head.dense"),
             *weight_and_bias("masked_lm.norm", "lm_head.layer_norm"),
             ("masked_lm.bias", ["lm_head.bias"])]
-
-
-def weight_and_bias(ours, theirs):
-    return [(f"{ours}.{part}", [f"{theirs}.{part}"]) for part in ("weight", "bias")]
 
 
 def shift_positions(table):
