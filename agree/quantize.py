@@ -17,6 +17,7 @@ The quantized model exists only in memory; its checkpoint stays fp32 and `save` 
 depend on; its eager-mode dynamic quantization still works and is the tool torch itself ships. Its
 deprecation warnings are silenced here, the one place to change when torch removes it.
 """
+import contextlib
 import warnings
 
 import torch
@@ -36,14 +37,36 @@ def quantize_encoder(model):
     """`model` (a SentenceBERT on the CPU, in eval mode) with its encoder's linear layers replaced by int8
     dynamically quantized ones; the classifier head is left as it is. Changes the model in place, returns it."""
     check_cpu(model.device)
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*torch.ao.quantization is deprecated", category=DeprecationWarning)
-        warnings.filterwarnings("ignore", message=".*quantized tensor creation functions.*deprecated")
+    with quantization_warnings_silenced():
         from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
         quantize_dynamic(model.bert.eval(), {nn.Linear: per_channel_dynamic_qconfig}, inplace=True)
     return model
 
 
+@contextlib.contextmanager
+def quantization_warnings_silenced():
+    """torch's deprecation warnings about its own quantized tensors and modules, which it gives while creating,
+    pickling and unpickling them (an encoder process receives an int8 model pickled), silenced."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*torch.ao.quantization is deprecated", category=DeprecationWarning)
+        warnings.filterwarnings("ignore", message=".*quantized tensor creation functions.*deprecated")
+        warnings.filterwarnings("ignore", message="TypedStorage is deprecated")
+        yield
+
+
 def is_quantized(module):
     """True when `module` is one of the int8 layers quantize_encoder puts in."""
     return isinstance(module, torch.ao.nn.quantized.dynamic.Linear)
+
+
+def int8_layers(model):
+    """How many of `model`'s layers are int8 ones."""
+    return sum(map(is_quantized, model.modules()))
+
+
+def count_parameters(model):
+    """The model's parameters, an int8 layer's weights and biases included: torch keeps those packed, outside
+    `model.parameters()`."""
+    packed = [module.weight().numel() + (0 if module.bias() is None else module.bias().numel())
+              for module in model.modules() if is_quantized(module)]
+    return sum(p.numel() for p in model.parameters()) + sum(packed)

@@ -1,7 +1,7 @@
 """Where the encoder's time goes when it answers a batch of search queries (docs/web.md, issue 16).
 
 For batches of 1, 4 and 8 of the web benchmarks' short queries, against a random unit-length index of 10,000
-rows: the median milliseconds of the forward pass (`packing.encode_ids`), of the index scan (`nearest`), of
+fp32 rows: the median milliseconds of the forward pass (`packing.encode_ids`), of the index scan (`nearest`), of
 both (`ModelWork.search_ids`), of both against an index of 100 rows (where the scan leaves the weights in the
 cache) and of both through an encoder process's pipe; the forward pass with the
 sentences padded against packed into one row, for batches of 1 to 64 sentences; then the same forward pass with
@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from agree.web import packing  # noqa: E402
 from agree.web.encoder_process import EncoderProcess, ModelWork  # noqa: E402
 from agree.web.packing import embed_packed, encode_ids  # noqa: E402
-from agree.web.search_index import nearest  # noqa: E402
+from agree.web.index_rows import Fp32Rows  # noqa: E402
 from sbert import SentenceBERT  # noqa: E402
 from search_latency import QUERIES  # noqa: E402
 
@@ -48,13 +48,14 @@ def batch_of(ids, size):
 
 
 def eager_costs(model, index, ids):
-    work, small_work = ModelWork(model, index), ModelWork(model, index[:SMALL_INDEX_ROWS].clone())
+    work = ModelWork(model, Fp32Rows(index))
+    small_work = ModelWork(model, Fp32Rows(index[:SMALL_INDEX_ROWS].clone()))
     for size in BATCHES:
         batch = batch_of(ids, size)
         queries = encode_ids(model, batch)
         requests = [(query, 10) for query in batch]
         print(f"batch {size}: forward pass {median_ms(lambda: encode_ids(model, batch)):.2f} ms, "
-              f"index scan {median_ms(lambda: nearest(index, queries, 10)):.2f} ms, "
+              f"index scan {median_ms(lambda: Fp32Rows(index).nearest(queries, 10)):.2f} ms, "
               f"both {median_ms(lambda: work.search_ids(requests)):.2f} ms, "
               f"both with {SMALL_INDEX_ROWS} rows {median_ms(lambda: small_work.search_ids(requests)):.2f} ms")
     process = EncoderProcess(work, threads=1)

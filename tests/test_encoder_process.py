@@ -7,11 +7,13 @@ import os
 import signal
 import threading
 
+import numpy
 import pytest
 import torch
 from tiny_sbert import untrained_model
 
 from agree.web.encoder_process import EncoderFailure, EncoderProcess, ModelWork
+from agree.web.index_rows import Fp32Rows, Int8Rows
 from agree.web.occlusion import explain
 
 GUARD_SECONDS = 60  # only a hung test waits this long
@@ -30,8 +32,16 @@ def index_embeddings(model):
 
 
 @pytest.fixture(scope="module")
-def encoder(model, index_embeddings):
-    process = EncoderProcess(ModelWork(model, index_embeddings), threads=1)
+def index_rows(index_embeddings, tmp_path_factory):
+    """The server's default: int8 rows, which an encoder process receives as their file's path."""
+    path = tmp_path_factory.mktemp("index") / "rows.npy"
+    numpy.save(path, index_embeddings.numpy())
+    return Int8Rows(path)
+
+
+@pytest.fixture(scope="module")
+def encoder(model, index_rows):
+    process = EncoderProcess(ModelWork(model, index_rows), threads=1)
     yield process
     process.close()
 
@@ -42,8 +52,8 @@ def brute_force_nearest(index_embeddings, query_embedding, k):
 
 
 @pytest.mark.parametrize("in_a_process", [False, True])
-def test_verdicts_of_a_batch_are_the_models_one_pair_at_a_time(model, index_embeddings, encoder, in_a_process):
-    work = encoder if in_a_process else ModelWork(model, index_embeddings)
+def test_verdicts_of_a_batch_are_the_models_one_pair_at_a_time(model, encoder, in_a_process):
+    work = encoder if in_a_process else ModelWork(model)
     answers = work.predict_ids([tuple(model.tokenize(pair)) for pair in PAIRS])
     for answer, pair in zip(answers, PAIRS):
         wanted = model.predict(*pair)
@@ -53,9 +63,12 @@ def test_verdicts_of_a_batch_are_the_models_one_pair_at_a_time(model, index_embe
             pytest.approx(list(wanted.probabilities.values()), abs=1e-6)
 
 
-@pytest.mark.parametrize("in_a_process", [False, True])
-def test_search_gives_each_query_its_own_k_nearest_rows_best_first(model, index_embeddings, encoder, in_a_process):
-    work = encoder if in_a_process else ModelWork(model, index_embeddings)
+@pytest.mark.parametrize("where", ["fp32 rows here", "int8 rows here", "int8 rows in a process"])
+def test_search_gives_each_query_its_own_k_nearest_rows_best_first(model, index_embeddings, index_rows, encoder,
+                                                                   where):
+    work = {"fp32 rows here": ModelWork(model, Fp32Rows(index_embeddings)),
+            "int8 rows here": ModelWork(model, index_rows),
+            "int8 rows in a process": encoder}[where]
     queries = [("a dog is sleeping", 2), ("the man plays music", 4)]
     found = work.search_ids([(model.tokenize([query])[0], k) for query, k in queries])
     for rows, (query, k) in zip(found, queries):

@@ -160,12 +160,12 @@ def test_a_model_with_other_settings_gets_its_own_cache(model, index_file, tmp_p
     lambda path: search.np.save(path, search.np.full((10, 32), float("nan"), dtype="float32")),
 ])
 def test_a_damaged_cache_file_is_encoded_again_and_replaced(model, index_file, tmp_path, monkeypatch, damage):
-    good = build(model, index_file, tmp_path / "cache")
+    good = build(model, index_file, tmp_path / "cache").embeddings.clone()  # int8 rows map the file being damaged
     [path] = (tmp_path / "cache" / "index").iterdir()
     damage(path)
     encoded = counting_encodes(model, monkeypatch)
     again = build(model, index_file, tmp_path / "cache")
-    assert len(encoded) == len(SENTENCES) and torch.equal(again.embeddings, good.embeddings)
+    assert len(encoded) == len(SENTENCES) and torch.equal(again.embeddings, good)
     assert search.read_cached(path, (10, 32)) is not None
 
 

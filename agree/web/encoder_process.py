@@ -29,9 +29,9 @@ from pathlib import Path
 
 import torch
 
+from agree.quantize import quantization_warnings_silenced
 from agree.web.occlusion import STEPS
 from agree.web.packing import encode_ids, predict_ids
-from agree.web.search_index import nearest
 
 START_TIMEOUT_SECONDS = 120  # loading torch and the weights; far longer than it takes
 CLOSE_GRACE_SECONDS = 0.2  # a child told to finish that has not within this is killed: it holds nothing to save
@@ -43,11 +43,11 @@ class EncoderFailure(RuntimeError):
 
 
 class ModelWork:
-    """What requests ask of the model, one batch at a time; `embeddings`: the search index's unit-length rows
-    (N, d), or None without an index."""
+    """What requests ask of the model, one batch at a time; `rows`: the search index's rows (index_rows.py),
+    or None without an index."""
 
-    def __init__(self, model, embeddings=None):
-        self.model, self.embeddings = model.eval(), embeddings
+    def __init__(self, model, rows=None):
+        self.model, self.rows = model.eval(), rows
 
     def predict_ids(self, pairs):
         """[Prediction] of pairs already tokenized: [(premise ids, hypothesis ids)]."""
@@ -55,8 +55,7 @@ class ModelWork:
 
     def search_ids(self, requests):
         """For each (query's token ids, k), its k nearest rows of the index, best first: [[(row, cosine)]]."""
-        found = nearest(self.embeddings, encode_ids(self.model, [ids for ids, _ in requests]),
-                        max(k for _, k in requests))
+        found = self.rows.nearest(encode_ids(self.model, [ids for ids, _ in requests]), max(k for _, k in requests))
         return [rows[:k] for rows, (_, k) in zip(found, requests)]
 
     def explain_steps(self, steps):
@@ -96,9 +95,9 @@ class EncoderProcess(EncoderCalls):
         if spawned is not None:
             spawned(self)
         # The work goes through the pipe, not as the process's argument, which the child would keep beside
-        # the unpickled copy as long as it lives (twice the index's memory). Tensors pickle as plain bytes;
-        # torch's shared-memory path is not needed. A thread sends them, so that a child that never reads
-        # cannot hold the server past the timeout.
+        # the unpickled copy as long as it lives (twice the index's memory). Tensors pickle as plain bytes,
+        # int8 index rows as their file's path (index_rows.py); torch's shared-memory path is not needed. A
+        # thread sends them, so that a child that never reads cannot hold the server past the timeout.
         threading.Thread(target=send_work, args=(self.connection, pickle.dumps(work)), daemon=True).start()
         if not self.connection.poll(START_TIMEOUT_SECONDS):
             self.close()
@@ -198,7 +197,8 @@ def serve_work(connection, threads):
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         torch.set_num_threads(threads)
-        work = pickle.loads(connection.recv_bytes())
+        with quantization_warnings_silenced():  # an int8 model's
+            work = pickle.loads(connection.recv_bytes())
     except Exception as error:  # the parent reports it; nothing else here can
         connection.send(("error", f"{type(error).__name__}: {error}"))
         return

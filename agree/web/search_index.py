@@ -7,7 +7,8 @@ SBERT paper: the most similar pair among 10,000 sentences in about 5 seconds ins
 
 Reading order: the sentences (a text file with one per line, or the distinct sentences of a data set) ->
 their embeddings, scaled to length 1 so that a dot product is the cosine, cached on disk under a name made
-from the model's weights and the sentences themselves -> `SentenceIndex.search`.
+from the model's weights and the sentences themselves -> held and scanned as int8 or fp32 rows
+(index_rows.py) -> `SentenceIndex.search`.
 """
 import gzip
 import hashlib
@@ -22,6 +23,7 @@ from tqdm import tqdm
 
 from agree import datasets
 from agree.atomic import atomic_path
+from agree.web.index_rows import Fp32Rows, rows_of
 
 MAX_SENTENCE_CHARS = 2000  # the web page's limit for one sentence: a longer line is not one sentence
 MAX_LINE_BYTES = 4 * MAX_SENTENCE_CHARS + 2  # UTF-8 takes at most 4 bytes a character, plus "\r\n"
@@ -100,15 +102,30 @@ def read_dataset_sentences(specs, data_dir):
 
 def model_fingerprint(model):
     """A digest of everything that decides a sentence's embedding: the configuration (pooling, sizes), the
-    tokenizer (its kind, settings and words) and every weight, byte for byte. A model trained one more step
-    gets another one."""
+    tokenizer (its kind, settings and words) and every weight, byte for byte (an int8 model's too: its integers
+    and scales). A model trained one more step gets another one."""
     digest = hashlib.sha256(json.dumps(model.config.to_dict(), sort_keys=True).encode())
     digest.update(model.vocab.fingerprint().encode())
-    for name, tensor in model.state_dict().items():
-        tensor = tensor.detach().cpu().contiguous().reshape(-1)
-        digest.update(f"{name} {tensor.dtype} {tensor.numel()}".encode())
-        digest.update(tensor.view(torch.uint8).numpy())
+    for name, value in model.state_dict().items():
+        for tensor in plain_tensors(value):
+            tensor = tensor.detach().cpu().contiguous().reshape(-1)
+            digest.update(f"{name} {tensor.dtype} {tensor.numel()}".encode())
+            digest.update(tensor.view(torch.uint8).numpy())
     return digest.hexdigest()
+
+
+def plain_tensors(value):
+    """The ordinary tensors that make up a state_dict entry: itself; for an int8 layer's packed weights (a
+    tuple) and quantized tensors, their integers, scales and zero points; for anything else (a dtype), its name."""
+    if isinstance(value, (tuple, list)):
+        return [tensor for item in value for tensor in plain_tensors(item)]
+    if not isinstance(value, torch.Tensor):
+        return [torch.tensor(list(str(value).encode()), dtype=torch.uint8)]
+    if not value.is_quantized:
+        return [value]
+    if value.qscheme() in (torch.per_channel_affine, torch.per_channel_symmetric):
+        return [value.int_repr(), value.q_per_channel_scales(), value.q_per_channel_zero_points()]
+    return [value.int_repr(), torch.tensor([value.q_scale()]), torch.tensor([value.q_zero_point()])]
 
 
 def cache_path(cache_dir, model, sentences):
@@ -144,14 +161,14 @@ def encode_normalised(model, sentences, progress=True):
     return embeddings
 
 
-def build_index(model, spec, data_dir=None, cache_dir=".cache", progress=True, log=print):
+def build_index(model, spec, data_dir=None, cache_dir=".cache", progress=True, log=print, rows="int8"):
     """The index of the sentences that `spec` names: read from the cache when this model already encoded
     these sentences, else encoded now (with a progress bar) and cached. The cache file is written only once
-    every sentence is encoded, and atomically, so an interrupted start leaves no half-built index behind."""
+    every sentence is encoded, and atomically, so an interrupted start leaves no half-built index behind.
+    `rows`: how the index holds them in memory, "int8" or "fp32" (index_rows.py)."""
     sentences = read_sentences(spec, data_dir)
     path = cache_path(cache_dir, model, sentences)
-    embeddings = read_cached(path, (len(sentences), model.config.bert.d_model))
-    if embeddings is None:
+    if read_cached(path, (len(sentences), model.config.bert.d_model)) is None:
         embeddings = encode_normalised(model, sentences, progress)
         with atomic_path(path) as temporary, open(temporary, "wb") as file:  # a file object: no ".npy" added
             np.save(file, embeddings)
@@ -159,38 +176,38 @@ def build_index(model, spec, data_dir=None, cache_dir=".cache", progress=True, l
     else:
         log(f"index: {len(sentences):,} sentences of {spec}, embeddings read from {path}")
     shown = Path(spec).name if Path(spec).suffix else spec  # the page names the file, not where it lives
-    return SentenceIndex(shown, sentences, torch.from_numpy(embeddings))
+    index = SentenceIndex(shown, sentences, rows_of(path, rows))
+    log(f"index: held as {rows} rows, {index.rows.nbytes / 2**20:.1f} MiB")
+    return index
 
 
 # --- Searching --------------------------------------------------------------------------------------------
 
 class SentenceIndex:
-    """Sentences and their unit-length embeddings (N, d), one row per sentence; embeddings None: the
-    sentences only (`without_embeddings`)."""
+    """Sentences and their rows (index_rows.py: the unit-length embeddings, one row per sentence, in int8 or
+    fp32; a tensor (N, d) is taken as fp32 rows); rows None: the sentences only (`without_rows`)."""
 
-    def __init__(self, name, sentences, embeddings):
-        if embeddings is not None and embeddings.shape[0] != len(sentences):
-            raise ValueError(f"{len(sentences)} sentences but {embeddings.shape[0]} embeddings")
-        self.name, self.sentences, self.embeddings = name, sentences, embeddings
+    def __init__(self, name, sentences, rows):
+        if isinstance(rows, torch.Tensor):
+            rows = Fp32Rows(rows)
+        if rows is not None and len(rows) != len(sentences):
+            raise ValueError(f"{len(sentences)} sentences but {len(rows)} embeddings")
+        self.name, self.sentences, self.rows = name, sentences, rows
 
     def __len__(self):
         return len(self.sentences)
 
-    def without_embeddings(self):
-        """The same sentences without their embeddings: what a server needs whose encoder process holds them
-        (they would be a second copy, 98 MiB per 100,000 sentences at d = 256)."""
+    @property
+    def embeddings(self):
+        """The exact unit-length fp32 embeddings (N, d), whatever the rows' format; None without rows."""
+        return None if self.rows is None else self.rows.embeddings
+
+    def without_rows(self):
+        """The same sentences without their rows: what a server needs whose encoder process holds them
+        (they would be a second copy of the index's memory)."""
         return SentenceIndex(self.name, self.sentences, None)
 
     def search(self, query_embedding, k):
         """The k sentences (all of them when there are fewer) nearest to a query embedding (d,) by cosine,
         best first, as [(sentence, cosine)]."""
-        return [(self.sentences[i], cosine) for i, cosine in nearest(self.embeddings, query_embedding[None], k)[0]]
-
-
-def nearest(embeddings, query_embeddings, k):
-    """[[(row, cosine)]]: for each query (B, d), the k rows of the unit-length `embeddings` (N, d) with the
-    highest cosine, best first."""
-    queries = F.normalize(query_embeddings.float(), dim=1)
-    cosines = queries @ embeddings.T  # (B, N): rows and queries have length 1, so each product is a cosine
-    best = torch.topk(cosines, min(k, len(embeddings)), dim=1)
-    return [list(zip(indices, values)) for values, indices in zip(best.values.tolist(), best.indices.tolist())]
+        return [(self.sentences[i], cosine) for i, cosine in self.rows.nearest(query_embedding[None], k)[0]]
