@@ -22,6 +22,9 @@ The page works without JavaScript (the form posts to /predict and the answer com
 with it (a small script asks the JSON API and fills in the answer without reloading). Any answer comes as
 JSON when the Accept header names application/json or the URL holds format=json.
 
+By default the encoder's linear layers compute in int8 and the index is held as int8 rows, re-ranked exactly
+(agree/quantize.py, agree/web/index_rows.py; --no-int8 and --index-rows fp32 for fp32; docs/performance.md).
+
 Faults it survives (docs/web.md, "Operating it"): encoders that die or hang (supervision.py), bursts and slow
 clients (connections.py), floods of explanations (batching.py), answers that are not numbers (outputs.py).
 """
@@ -29,7 +32,6 @@ import argparse
 import os
 import pickle
 import signal
-import socket
 import sys
 import threading
 from pathlib import Path
@@ -39,9 +41,10 @@ import torch
 
 from agree import errors
 from agree.web.batching import Encoders, EncodingBatcher
-from agree.web.connections import REQUEST_DEADLINE_SECONDS, LimitedHTTPServer
+from agree.web.connections import REQUEST_DEADLINE_SECONDS, LimitedHTTPServer, address_family, probe_address
 from agree.web.encoder_process import EncoderProcess, ModelWork
 from agree.web.exchange import DATA_POLICY, Exchange
+from agree.web.index_rows import ROW_FORMATS
 from agree.web.occlusion import explain
 from agree.web.outputs import checked
 from agree.web.pages import CHART_NAME, DEFAULT_K, about_page, index_page, search_page
@@ -55,13 +58,13 @@ CLIENT_TIMEOUT_SECONDS = 10  # per socket read or write: a stalled client loses 
 
 # --- loading the model ----------------------------------------------------------------------------------
 
-def load_sentence_bert(directory):
-    """The fine-tuned model in `directory`, or SystemExit with a message that says what is wrong."""
+def load_sentence_bert(directory, int8=False):
+    """The fine-tuned model in `directory` (int8: agree/quantize.py), or SystemExit saying what is wrong."""
     directory = Path(directory)
     if not directory.is_dir():
         raise SystemExit(f"model directory {directory} not found (give --model a finetune.py --out directory)")
     try:
-        return SentenceBERT.load(directory)  # raises SystemExit itself for a missing config.json or a plain BERT
+        return SentenceBERT.load(directory, int8=int8)  # SystemExit itself for a missing config.json or a plain BERT
     except (OSError, KeyError, ValueError, RuntimeError, pickle.UnpicklingError) as error:
         raise SystemExit(f"{directory} is not a complete Sentence-BERT checkpoint: {error}") from None
 
@@ -79,10 +82,9 @@ MAX_EXPLANATIONS = 16  # explanations computed at once; one more is refused with
 class AgreeServer(LimitedHTTPServer):
     """One thread per connection, so a slow client holds only its own thread; the model behind batchers.
 
-    `client_timeout` (seconds per socket read or write, None for no limit), `request_deadline` (seconds for a
-    whole request to arrive, None for no limit), `batch_deadline` (seconds an encoder process may take over
-    a batch) and `connections` (a connections.ConnectionLimit) are parameters so that tests can choose them
-    rather than race them."""
+    `client_timeout` (seconds per socket read or write), `request_deadline` (seconds for a whole request to
+    arrive; None: no limit), `batch_deadline` (seconds an encoder process may take over a batch) and `connections`
+    (a connections.ConnectionLimit) are parameters so that tests can choose them rather than race them."""
 
     def __init__(self, address, model, model_dir, quiet=False, client_timeout=CLIENT_TIMEOUT_SECONDS,
                  index=None, encoder_threads=None, encoder_processes=1, batch_deadline=BATCH_DEADLINE_SECONDS,
@@ -90,8 +92,7 @@ class AgreeServer(LimitedHTTPServer):
         self.address_family = address_family(address[0])
         self.batchers, self.supervisors = [], []  # server_close closes these, even when binding fails
         super().__init__(address, Handler, client_timeout, request_deadline, connections)
-        self.model, self.model_dir, self.index = model.eval(), Path(model_dir).resolve(), index
-        self.quiet = quiet
+        self.model, self.model_dir, self.index, self.quiet = model.eval(), Path(model_dir).resolve(), index, quiet
         # The requests that arrive together are answered as one batch (batching.py), which costs far less
         # than one pass each: pairs by one batcher, search queries (encoded and scored against the index in
         # one matrix product) by another. With `encoder_threads` that work, explanations included, runs in
@@ -100,7 +101,7 @@ class AgreeServer(LimitedHTTPServer):
         # In this process there is one encoder: `encode` flips the model into eval mode and back around
         # every call, which races between threads if the model ever were in training mode. Each process is
         # supervised: replaced, with the same work, when it dies or misses a batch's deadline.
-        work = ModelWork(self.model, None if index is None else index.embeddings)
+        work = ModelWork(self.model, None if index is None else index.rows)
         try:
             for _ in range(encoder_processes if encoder_threads else 0):
                 self.supervisors.append(SupervisedEncoder(
@@ -110,7 +111,7 @@ class AgreeServer(LimitedHTTPServer):
             self.socket.close()  # no server without its encoders; the port is free again
             raise
         if self.supervisors and index is not None:
-            self.index = index.without_embeddings()  # `work` keeps them for a new process; rows by number here
+            self.index = index.without_rows()  # `work` keeps them for a new process; rows by number here
         self.encoders = Encoders(self.supervisors or [work])
         for supervisor in self.supervisors:
             supervisor.on_change = self.encoders.notify
@@ -168,10 +169,6 @@ class AgreeServer(LimitedHTTPServer):
     def close_encoders(self):
         for supervisor in self.supervisors:
             supervisor.close()
-
-
-def address_family(host):
-    return socket.AF_INET6 if ":" in host else socket.AF_INET
 
 
 def make_server(model, model_dir, host="127.0.0.1", port=8000, quiet=False,
@@ -306,6 +303,12 @@ def parse_args(argv=None):
     served.add_argument("--data-dir", default="data", help="where data-set specs of --index are found")
     served.add_argument("--cache-dir", default=".cache",
                         help="where the embeddings of --index are kept between starts (never the data directory)")
+    served.add_argument("--int8", action=argparse.BooleanOptionalAction, default=True,
+                        help="the encoder's linear layers in int8 (the default: agree/quantize.py, "
+                             "docs/performance.md); --no-int8: in fp32")
+    served.add_argument("--index-rows", choices=ROW_FORMATS, default="int8",
+                        help="how the index's embeddings are held and scanned (default: %(default)s; "
+                             "agree/web/index_rows.py, docs/web.md)")
     where = parser.add_argument_group("where and how it listens")
     where.add_argument("--host", default="127.0.0.1",
                         help="address to listen on; the default, loopback, keeps it on this machine")
@@ -314,33 +317,28 @@ def parse_args(argv=None):
     errors.add_debug_option(where)
     resources = parser.add_argument_group("processes, threads and limits")
     resources.add_argument("--threads", type=int, default=serving_threads(),
-                        help="torch threads of the encoder process (and of this one, for explanations) once the "
-                             "index is built (default: all cores but one, left to the request threads: %(default)s "
-                             "here; docs/web.md measures it)")
+                        help="torch threads of each encoder process once the index is built (default: all cores but "
+                             "one, left to the request threads: %(default)s here; docs/web.md)")
     resources.add_argument("--encoders", type=int, default=ENCODER_PROCESSES,
-                        help="encoder processes, each with its own copy of the model and of the index's embeddings "
-                             "and --threads torch threads, answering batches side by side (default: %(default)s here; "
-                             "docs/web.md measures it)")
+                        help="encoder processes, each with its own copy of the model and of the index and --threads "
+                             "torch threads, answering batches side by side (default: %(default)s; docs/web.md)")
     resources.add_argument("--in-process", action="store_true",
                         help="run the forward passes in the server's own process instead of a process of their own "
                              "(slower under concurrent requests: docs/web.md)")
     resources.add_argument("--batch-deadline", type=float, default=BATCH_DEADLINE_SECONDS, metavar="SECONDS",
                         help="how long an encoder process may take over one batch before it is taken for stuck, "
-                             "killed and started anew (default: %(default)s; raise it only for a far slower "
-                             "model or machine)")
+                             "killed and started anew (default: %(default)s; for a far slower model or machine)")
     args = parser.parse_args(argv)
-    for option in ("threads", "encoders"):
-        if getattr(args, option) < 1:
-            parser.error(f"--{option} must be at least 1, not {getattr(args, option)}")
+    for option in [option for option in ("threads", "encoders") if getattr(args, option) < 1]:
+        parser.error(f"--{option} must be at least 1, not {getattr(args, option)}")
     if not args.batch_deadline > 0:
         parser.error(f"--batch-deadline must be a number of seconds above 0, not {args.batch_deadline}")
     return args
 
 
 def serving_threads():
-    """All the cores this process may use but one. The model's thread shares the CPU with the request
-    threads (HTTP, JSON, tokenizing); when a forward pass also wants every core, its threads wait for each
-    other at every operation (docs/web.md measures it)."""
+    """All the cores this process may use but one. The model's thread shares the CPU with the request threads
+    (HTTP, JSON, tokenizing); when a forward pass also wants every core, its threads wait for each other."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     return max(1, cores - 1)
 
@@ -348,16 +346,9 @@ def serving_threads():
 def load_index(model, args):
     """The search index of --index, or SystemExit with a message naming the file (and line) at fault."""
     try:
-        return build_index(model, args.index, args.data_dir, args.cache_dir)
+        return build_index(model, args.index, args.data_dir, args.cache_dir, rows=args.index_rows)
     except (OSError, ValueError) as error:
         raise SystemExit(f"cannot build the search index: {error}") from None
-
-
-def probe_address(host, port):
-    """Bind the address as the server will (reusing one in TIME_WAIT) and let it go; OSError if it cannot be."""
-    with socket.socket(address_family(host)) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        probe.bind((host, port))
 
 
 def cannot_listen(args, error):
@@ -366,7 +357,7 @@ def cannot_listen(args, error):
 
 def main(argv=None):
     args = parse_args(argv)
-    model = load_sentence_bert(args.model)
+    model = load_sentence_bert(args.model, args.int8)
     try:
         probe_address(args.host, args.port)  # a taken port is said now, not after the index is built
     except OSError as error:
@@ -385,8 +376,9 @@ def main(argv=None):
         signal.signal(signal.SIGTERM, signal.default_int_handler)  # a service manager's stop, as Ctrl+C
     try:  # from here on a stop, however early, closes the server and its encoder processes
         host, port = server.server_address[:2]
-        shown_host = f"[{host}]" if ":" in host else host
-        print(f"Serving {server.model_dir.name} at http://{shown_host}:{port}/ (Ctrl+C stops it)", flush=True)
+        shown_host, precision = f"[{host}]" if ":" in host else host, "int8" if args.int8 else "fp32"
+        print(f"Serving {server.model_dir.name} ({precision}) at http://{shown_host}:{port}/ (Ctrl+C stops it)",
+              flush=True)
         if host not in ("127.0.0.1", "::1", "localhost"):
             print("Note: listening beyond this machine; anyone who can reach it can use the model.", flush=True)
         server.serve_forever()

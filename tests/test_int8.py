@@ -1,4 +1,5 @@
-"""int8 inference (agree/quantize.py): SentenceBERT.load(..., int8=True) on the tiny untrained model."""
+"""int8 inference (agree/quantize.py): SentenceBERT.load(..., int8=True) on the tiny untrained model, and the
+server that uses it by default (its index cache, its about page)."""
 import pickle
 import random
 
@@ -7,8 +8,11 @@ import torch
 from tiny_sbert import WORDS, untrained_model
 from torch import nn
 
+import serve
 from agree.errors import UserError
-from agree.quantize import is_quantized
+from agree.quantize import count_parameters, is_quantized
+from agree.web.pages import about_page
+from agree.web.search_index import build_index, model_fingerprint
 from sbert import SentenceBERT
 
 # How far int8 may move an embedding, relative to its length. Rounding to 8 bits moves each weight and each
@@ -87,3 +91,45 @@ def test_int8_is_refused_on_any_device_but_the_cpu(saved, device):
 def test_fp32_is_the_default(models):
     fp32, _ = models
     assert not any(is_quantized(module) for module in fp32.modules())
+
+
+def test_an_int8_model_has_a_fingerprint_of_its_own_that_names_its_integers(saved, models):
+    fp32, int8 = models
+    assert model_fingerprint(int8) == model_fingerprint(SentenceBERT.load(saved, int8=True))  # stable
+    assert model_fingerprint(int8) != model_fingerprint(fp32)  # int8 embeddings are not fp32's: another cache
+    other = SentenceBERT.load(saved, int8=True)
+    layer = other.bert.layers[0].feed_forward.down
+    weight = layer.weight()
+    changed = torch.quantize_per_channel(weight.dequantize() * 1.5, weight.q_per_channel_scales(),
+                                         weight.q_per_channel_zero_points(), 0, torch.qint8)
+    layer.set_weight_bias(changed, layer.bias())
+    assert model_fingerprint(other) != model_fingerprint(int8)
+
+
+def test_an_int8_server_builds_its_index_with_the_int8_encoder_and_searches_it(saved, models, tmp_path):
+    _, int8 = models
+    index_file = tmp_path / "sentences.txt"
+    text = sentences(30, seed=3)
+    index_file.write_text("\n".join(text) + "\n")
+    index = build_index(int8, str(index_file), cache_dir=tmp_path, progress=False, log=lambda line: None)
+    assert torch.allclose(index.embeddings, torch.nn.functional.normalize(int8.encode(index.sentences), dim=1),
+                          atol=1e-6)
+    assert index.search(int8.encode([index.sentences[4]])[0], 1)[0][0] == index.sentences[4]
+
+
+def test_serve_computes_in_int8_and_holds_int8_index_rows_unless_told_otherwise(saved):
+    args = serve.parse_args(["--model", str(saved)])
+    assert args.int8 and args.index_rows == "int8"
+    assert any(is_quantized(module) for module in serve.load_sentence_bert(saved, args.int8).modules())
+    args = serve.parse_args(["--model", str(saved), "--no-int8", "--index-rows", "fp32"])
+    assert not args.int8 and args.index_rows == "fp32"
+    assert not any(is_quantized(module) for module in serve.load_sentence_bert(saved, args.int8).modules())
+
+
+def test_the_about_page_counts_an_int8_models_packed_weights_and_says_it_is_int8(saved, models):
+    fp32, int8 = models
+    assert count_parameters(int8) == count_parameters(fp32) == sum(p.numel() for p in fp32.parameters())
+    assert sum(p.numel() for p in int8.parameters()) < count_parameters(int8)  # torch hides the packed ones
+    page = about_page("nonce", int8, saved)
+    assert f"{count_parameters(fp32):,} parameters (the encoder's 8 linear layers in int8" in page
+    assert f"{count_parameters(fp32):,} parameters (fp32)" in about_page("nonce", fp32, saved)

@@ -155,3 +155,14 @@ class LimitedHTTPServer(ThreadingHTTPServer):
     def server_close(self):
         self.connections.stop()
         super().server_close()
+
+
+def address_family(host):
+    return socket.AF_INET6 if ":" in host else socket.AF_INET
+
+
+def probe_address(host, port):
+    """Bind the address as the server will (reusing one in TIME_WAIT) and let it go; OSError if it cannot be."""
+    with socket.socket(address_family(host)) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        probe.bind((host, port))

@@ -8,6 +8,7 @@ import json
 import re
 from string import Template
 
+from agree.quantize import count_parameters, int8_layers
 from data import LABELS
 
 MAX_FIELD_CHARS = 2000  # the boxes' maxlength; serve.py refuses longer fields too
@@ -271,9 +272,10 @@ def chart_names(model_dir):
 
 def about_page(nonce, model, model_dir):
     """The model card, read from the checkpoint directory on every visit, so a new report shows at once."""
-    parameters = sum(p.numel() for p in model.parameters())
+    int8 = int8_layers(model)
+    precision = f" (the encoder's {int8} linear layers in int8, the rest in fp32)" if int8 else " (fp32)"
     parts = [f"<h1>About the model</h1>\n<p>Checkpoint <strong>{html.escape(model_dir.name)}</strong>, "
-             f"{parameters:,} parameters.</p>",
+             f"{count_parameters(model):,} parameters{precision}.</p>",
              "<h2>Configuration (config.json)</h2>", settings_table(model.config.to_dict())]
     arguments = read_optional(model_dir / "args.json")
     if arguments is not None:
