@@ -8,7 +8,8 @@ lengths) and reports the median and 99th-percentile time per request, the throug
 server encoded per forward pass (requests that arrive together are encoded as one batch) and where the CPU
 time went. With --explain every request also asks for the occlusion of each word (/predict?explain=1); run
 it with --clients 1 beside a run without, to see what the explanation costs a request. With --in-process
-the model runs in the server's process, as serve.py --in-process, to compare with serve.py's encoder process.
+the model runs in the server's process, as serve.py --in-process, to compare with serve.py's encoder process;
+with --no-int8 it computes in fp32, as serve.py --no-int8.
 """
 import argparse
 import http.client
@@ -164,7 +165,9 @@ def cpu_ticks():
 
 
 def add_serving_options(parser):
-    """serve.py's --threads, --encoders and --in-process, with its defaults."""
+    """serve.py's --int8, --threads, --encoders and --in-process, with its defaults."""
+    parser.add_argument("--int8", action=argparse.BooleanOptionalAction, default=True,
+                        help="the encoder's linear layers in int8, as serve.py (its default); --no-int8: fp32")
     parser.add_argument("--threads", type=int, default=serving_threads(),
                         help="torch threads, as serve.py --threads (default: serve.py's, %(default)s here)")
     parser.add_argument("--encoders", type=int, default=ENCODER_PROCESSES,
@@ -179,9 +182,12 @@ def encoder_threads(args):
 
 
 def where_the_model_runs(args):
+    """How and where the model computes, for the benchmark's first line."""
+    precision = "int8" if args.int8 else "fp32"
     if args.in_process:
-        return "in the server"
-    return "in an encoder process" if args.encoders == 1 else f"in {args.encoders} encoder processes"
+        return f"in {precision} in the server"
+    processes = "an encoder process" if args.encoders == 1 else f"{args.encoders} encoder processes"
+    return f"in {precision} in {processes}"
 
 
 def main():
@@ -193,7 +199,7 @@ def main():
     add_serving_options(parser)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    server = make_server(SentenceBERT.load(args.model), Path(args.model), "127.0.0.1", 0, quiet=True,
+    server = make_server(SentenceBERT.load(args.model, int8=args.int8), Path(args.model), "127.0.0.1", 0, quiet=True,
                          encoder_threads=encoder_threads(args), encoder_processes=args.encoders)
     port, path = serving(server), "/predict?explain=1" if args.explain else "/predict"
     for number in range(len(PAIRS)):  # warm-up
