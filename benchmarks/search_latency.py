@@ -38,7 +38,7 @@ from agree.web.encoder_process import resident_bytes  # noqa: E402
 from latency import PAIRS, Accounting, add_serving_options, encoder_threads, run_clients, serving, summary, \
     timed, where_the_model_runs  # noqa: E402
 from sbert import SentenceBERT  # noqa: E402
-from agree.web.index_rows import ROW_FORMATS, Fp32Rows, rows_of, top  # noqa: E402
+from agree.web.index_rows import ROW_FORMATS, Fp32Rows, Int8Rows, rows_of, top  # noqa: E402
 from agree.web.search_index import SentenceIndex, build_index  # noqa: E402
 from memory_bandwidth import read_bandwidth  # noqa: E402
 from serve import make_server  # noqa: E402
@@ -111,7 +111,7 @@ def report_memory(index, grown):
 
 
 def args_rows(index):
-    return "int8" if hasattr(index.rows, "packed") else "fp32"
+    return "int8" if isinstance(index.rows, Int8Rows) else "fp32"
 
 
 def report_scan(model, index, args, bandwidth):
@@ -142,7 +142,7 @@ def report_agreement(model, index, queries, k):
     ways = {f"--index-rows {args_rows(index)}": index.rows.nearest(embeddings, k),
             "fp16 rows": Fp32Rows(index.embeddings.half().float()).nearest(embeddings, k)}
     if args_rows(index) == "int8":
-        rough = torch.ops.quantized.linear_dynamic(F.normalize(embeddings, dim=1), index.rows.packed, True)
+        rough = torch.ops.quantized.linear_dynamic(F.normalize(embeddings, dim=1), index.rows.quantized(), True)
         ways["the int8 scan without re-ranking"] = top(rough, k)
     parts = [f"{name} {sum([row for row, _ in got] == want for got, want in zip(found, exact))} of {len(exact)}"
              for name, found in ways.items()]

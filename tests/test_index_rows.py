@@ -41,7 +41,7 @@ def test_int8_rows_give_the_fp32_scans_rows_in_its_order_with_its_cosines(embedd
 def test_the_int8_scan_alone_is_rough_which_is_why_its_candidates_are_ranked_again(embeddings, saved):
     rows = Int8Rows(saved)
     unit = F.normalize(queries(), dim=1)
-    rough = torch.ops.quantized.linear_dynamic(unit, rows.packed, True)
+    rough = torch.ops.quantized.linear_dynamic(unit, rows.quantized(), True)
     error = (rough - unit @ embeddings.T).abs()
     assert 1e-5 < error.max() < 0.02  # close, not exact
 

@@ -57,27 +57,37 @@ class Fp32Rows:
 
 class Int8Rows:
     """The rows of an .npy file of unit-length fp32 embeddings (the index's cache file), held in memory as
-    int8 with one scale a row and scanned in int8; the file stays memory-mapped for the exact re-ranking."""
+    int8 with one scale a row and scanned in int8; the file stays memory-mapped for the exact re-ranking.
+
+    The int8 rows are made at the first search, or at once in an encoder process (`__setstate__`): a server
+    whose encoder processes scan keeps only the path, to send it to a new process."""
 
     def __init__(self, path):
         self.path = str(path)
         self.embeddings = torch.from_numpy(np.load(self.path, mmap_mode="c"))  # copy-on-write: never written
-        self.finite = all(bool(rows.isfinite().all()) for rows in self.embeddings.split(QUANTIZE_CHUNK))
-        self.packed = pack_int8(self.embeddings)
+        self.finite, self._packed = None, None
+
+    def quantized(self):
+        """The int8 rows packed for FBGEMM, made at the first call (which also notes whether every row is finite)."""
+        if self._packed is None:
+            self.finite = all(bool(rows.isfinite().all()) for rows in self.embeddings.split(QUANTIZE_CHUNK))
+            self._packed = pack_int8(self.embeddings)
+        return self._packed
 
     def __len__(self):
         return len(self.embeddings)
 
     @property
     def nbytes(self):
-        """The bytes held in memory: one a number and the row scales (the fp32 file is mapped, not held)."""
+        """The bytes the rows take in memory once quantized: one a number and the row scales (the fp32 file is
+        mapped, not held)."""
         return self.embeddings.numel() + 8 * len(self)
 
     def nearest(self, query_embeddings, k):
-        queries = F.normalize(query_embeddings.float(), dim=1)
+        queries, packed = F.normalize(query_embeddings.float(), dim=1), self.quantized()
         if not (self.finite and queries.isfinite().all()):  # a damaged model: the exact scan ranks its NaN first,
             return top(queries @ self.embeddings.T, k)        # as fp32 rows do, and the server refuses it (outputs.py)
-        rough = torch.ops.quantized.linear_dynamic(queries, self.packed, True)  # (B, N) cosines to about 1e-3
+        rough = torch.ops.quantized.linear_dynamic(queries, packed, True)  # (B, N) cosines to about 1e-3
         proposed = torch.topk(rough, min(candidates(k), len(self)), dim=1).indices  # (B, C)
         exact = torch.einsum("bcd,bd->bc", self.embeddings[proposed], queries)
         return top(exact, k, proposed)
@@ -87,6 +97,7 @@ class Int8Rows:
 
     def __setstate__(self, state):
         self.__init__(state["path"])
+        self.quantized()  # now, before the process says it is ready, rather than at its first search
 
 
 def pack_int8(embeddings):
