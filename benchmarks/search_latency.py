@@ -12,8 +12,9 @@ each of --synthetic-sizes, N random unit-length rows of the model's width are wr
 instead, one made-up sentence each: what a corpus that large costs to hold and to scan, without the hours its
 encoding would take. Memory: the rows as the index holds them (--index-rows, as serve.py) and the growth of
 this process's resident memory over the build, both also per 100,000 sentences, and the resident memory of
-each encoder process (which holds its own copy of the model and of the rows). The scan alone: the median time
-of `rows.nearest` for 1 and 8 queries, and the rows' bytes it reads per second. Then serve.py's server runs
+each encoder process (which holds its own copy of the model and of the rows), its own and its mapped files'.
+The scan alone: the median time of `rows.nearest` for 1 and 8 queries, and the rows' bytes it reads per second;
+for real sentences, how often its top k is the exact fp32 scan's for --agreement-queries unseen sentences. Then serve.py's server runs
 with that index (with serve.py's --threads, in an encoder process as serve.py, or in the server's own with
 --in-process), and `--clients` threads of another process send `--requests` GET /search?q=...&k=K in all:
 median and 99th-percentile time per request, searches per second.
@@ -47,6 +48,7 @@ QUERIES = [sentence for pair in PAIRS for sentence in pair]
 SCAN_BATCHES = (1, 8)
 SCAN_REPEATS = 20
 SYNTHETIC_CHUNK = 65_536  # rows written at a time
+TIE = 1e-6  # cosines closer than this are the same (fp32 sums in another order differ by about 1e-7)
 
 
 def wikipedia_sentences(files, count):
@@ -69,6 +71,12 @@ def own_resident_bytes():
     if size is None:
         raise SystemExit("no VmRSS in /proc/self/status: this benchmark reads memory the Linux way")
     return size
+
+
+def memory_kinds(pid):
+    """(anonymous, file-backed) resident bytes of a process (Linux's RssAnon and RssFile)."""
+    fields = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines() if ":" in line)
+    return tuple(int(fields[name].split()[0]) * 1024 for name in ("RssAnon", "RssFile"))
 
 
 def real_index(model, sentences, args, scratch):
@@ -135,19 +143,33 @@ def report_scan(model, index, args, bandwidth):
 
 
 def report_agreement(model, index, queries, k):
-    """How often the index's top k is the exact fp32 scan's (the same rows in the same order), over `queries`;
-    and, beside it, the int8 scan's own ranking and fp16-rounded rows, for comparison."""
-    embeddings = model.encode(queries)
-    exact = [[row for row, _ in found] for found in Fp32Rows(index.embeddings).nearest(embeddings, k)]
+    """How often the index's top k is the exact fp32 scan's, over `queries`; and, beside it, fp16-rounded rows and
+    the int8 scan's own ranking, for comparison. Identical: the same rows in the same order. Besides those, the
+    answers whose rows have, rank by rank, the same exact cosines as the fp32 scan's: they differ only where rows
+    tie (sentences that tokenize alike have one embedding), whose order no scan defines."""
+    embeddings = F.normalize(model.encode(queries), dim=1)
+    exact = Fp32Rows(index.embeddings).nearest(embeddings, k)
     ways = {f"--index-rows {args_rows(index)}": index.rows.nearest(embeddings, k),
             "fp16 rows": Fp32Rows(index.embeddings.half().float()).nearest(embeddings, k)}
     if args_rows(index) == "int8":
-        rough = torch.ops.quantized.linear_dynamic(F.normalize(embeddings, dim=1), index.rows.quantized(), True)
+        rough = torch.ops.quantized.linear_dynamic(embeddings, index.rows.quantized(), True)
         ways["the int8 scan without re-ranking"] = top(rough, k)
-    parts = [f"{name} {sum([row for row, _ in got] == want for got, want in zip(found, exact))} of {len(exact)}"
-             for name, found in ways.items()]
-    print(f"  top {k} identical to the fp32 scan's (rows and order), {len(queries):,} queries not in the index: "
-          f"{'; '.join(parts)}", flush=True)
+
+    def rows(found):
+        return [row for row, _ in found]
+
+    def ties_only(query, found, wanted):  # the exact cosines of both answers' rows agree at every rank
+        return torch.allclose(index.embeddings[rows(found)] @ query, index.embeddings[rows(wanted)] @ query,
+                              rtol=0, atol=TIE)
+
+    parts = []
+    for name, answers in ways.items():
+        identical = sum(rows(found) == rows(wanted) for found, wanted in zip(answers, exact))
+        tied = sum(rows(found) != rows(wanted) and ties_only(query, found, wanted)
+                   for query, found, wanted in zip(embeddings, answers, exact))
+        parts.append(f"{name} {identical} identical + {tied} differing only among tied rows")
+    print(f"  top {k} against the fp32 scan's, {len(queries):,} queries not in the index: {'; '.join(parts)}",
+          flush=True)
 
 
 def serve_and_search(model, model_dir, index, args):
@@ -155,10 +177,12 @@ def serve_and_search(model, model_dir, index, args):
     server = make_server(model, model_dir, "127.0.0.1", 0, quiet=True, index=index,
                          encoder_threads=encoder_threads(args), encoder_processes=args.encoders)
     port = serving(server)
-    encoders = [process.resident_bytes() for process in server.encoder_processes]
-    if encoders and None not in encoders:
-        print(f"  resident memory of the encoder process{'es' if len(encoders) > 1 else ''} (the model, torch and "
-              f"the index's rows): {' + '.join(f'{size / 2**20:.1f}' for size in encoders)} MiB", flush=True)
+    for process in server.encoder_processes:
+        anonymous, mapped = memory_kinds(process.process.pid)
+        print(f"  resident memory of an encoder process: {(anonymous + mapped) / 2**20:.1f} MiB, of which its own "
+              f"{anonymous / 2**20:.1f} MiB (the model, torch, the rows it holds) and {mapped / 2**20:.1f} MiB pages "
+              "of mapped files (libraries; int8 rows: the cache file, which the kernel may drop and read again)",
+              flush=True)
 
     def search_job(number):
         query = urllib.parse.urlencode({"q": QUERIES[number % len(QUERIES)], "k": args.k, "format": "json"})
