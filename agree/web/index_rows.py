@@ -5,19 +5,20 @@ is the scan: reading N rows of d numbers. Two formats (serve.py --index-rows):
 
 - `fp32`: the unit-length embeddings as they are, 4 bytes a number; the cosines of a batch of queries with
   every row are one matrix product. The plain way, and exact.
-- `int8` (the default): each row in 8-bit integers with a scale of its own (its largest number maps to 127),
-  a quarter of the bytes; the scan is one int8 matrix product (torch's FBGEMM kernel, which quantizes the
-  queries to 8 bits as it goes), on the int8 dot-product instructions of recent CPUs. Its cosines are off by
-  about a thousandth, enough to swap two sentences whose cosines are nearly equal, so it only proposes: the
-  best `candidates(k)` rows of each query are then ranked again by their exact fp32 cosines. The fp32 rows
-  for that stay on disk, in the index's cache file, memory-mapped: a search reads only its candidates' rows,
-  and the operating system keeps the pages it reads without counting them as the server's own memory.
+- `int8` (the default): each row in 8-bit integers with a scale of its own (its largest number maps to 127);
+  a scan reads a quarter of fp32's bytes, and the rows take half of fp32's memory (FBGEMM keeps the int8 rows
+  it packed beside its packed copy). The scan is one int8 matrix product (torch's FBGEMM kernel, which
+  quantizes the queries to 8 bits as it goes), on the int8 dot-product instructions of recent CPUs. Its
+  cosines are off by about a thousandth, enough to swap two sentences whose cosines are nearly equal, so it
+  only proposes: the best `candidates(k)` rows of each query are then ranked again by their exact fp32
+  cosines. The fp32 rows for that stay on disk, in the index's cache file, memory-mapped: a search reads only
+  its candidates' rows, and the operating system keeps the pages it reads as a cache it may drop, not as the
+  server's own memory.
 
 How often that re-ranking gives the fp32 scan's own top 10 over 1,000 queries, and what either costs at 10,000
-to 1,000,000 rows, is measured by benchmarks/search_latency.py and benchmarks/index_rows_agreement.py
-(docs/web.md). The int8 rows are quantized again from the cache file in every process that scans them (an
-encoder process receives the file's path, not the rows), so the file must stay where it is while the
-server runs.
+to 1,000,000 rows, is measured by benchmarks/search_latency.py (docs/web.md). The int8 rows are quantized
+again from the cache file in every process that scans them (an encoder process receives the file's path, not
+the rows), so the file must stay where it is while the server runs.
 """
 import numpy as np
 import torch
@@ -79,9 +80,9 @@ class Int8Rows:
 
     @property
     def nbytes(self):
-        """The bytes the rows take in memory once quantized: one a number and the row scales (the fp32 file is
-        mapped, not held)."""
-        return self.embeddings.numel() + 8 * len(self)
+        """The bytes the rows take in memory once quantized: two a number, because FBGEMM keeps the int8 rows it
+        packed beside its packed copy, and the row scales (the fp32 file is mapped, not held)."""
+        return 2 * self.embeddings.numel() + 8 * len(self)
 
     def nearest(self, query_embeddings, k):
         queries, packed = F.normalize(query_embeddings.float(), dim=1), self.quantized()
