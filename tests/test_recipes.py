@@ -50,3 +50,20 @@ def test_every_command_of_a_training_target_parses_and_names_the_right_data(targ
                 dataset = spec.partition(":")[0]
                 assert task in TASKS_OF_DATASET[dataset], \
                     f"make {target}: {script} --{option} {spec}: {dataset} has no {task} data"
+
+
+def test_recipe_spread_plans_three_pre_training_seeds_two_fine_tunings_each_and_three_random_seeds(tmp_path):
+    """The headline's mean: each seed's run in its own folder, by steps, then its second fine-tuning seed."""
+    (tmp_path / "wikipedia").mkdir()
+    printed = subprocess.run(["make", "-n", "recipe-spread", f"DATA_DIR={tmp_path}",
+                              f"RECIPE_DIR={tmp_path}/runs/recipe"], cwd=ROOT, check=True, capture_output=True,
+                             text=True).stdout.replace("\\\n", " ")
+    pre_trainings = [pretrain.parse_args(shlex.split(line)[2:]) for line in printed.splitlines()
+                     if " pretrain.py " in line]
+    assert [(args.seed, args.max_steps, args.out) for args in pre_trainings] == [
+        (seed, 5907, f"{tmp_path}/runs/recipe-seed{seed}/bert") for seed in (0, 1, 2)]
+    transfers = [line.split("do for seed in ")[1].split(";")[0] for line in printed.splitlines()
+                 if line.lstrip().startswith("for start in")]
+    starts = [line.split("for start in ")[1].split(";")[0] for line in printed.splitlines()
+              if line.lstrip().startswith("for start in")]
+    assert list(zip(starts, transfers)) == [("step5907", "0 1")] * 3 + [("random", "0 1 2")]
