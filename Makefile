@@ -89,12 +89,12 @@ serve: venv
 # --- The CPU recipe (RESULTS.md): an hour of pre-training on 2 cores, then fine-tuning ------------------------
 # The recipe counts steps, not minutes, so that it is the same run on every machine: the 5,907 steps its hour
 # made on the reference machine (RESULTS.md §10), with copies where that hour stood after 15 and 30 minutes.
-# recipe-headline pre-trains (keeping those copies), fine-tunes the reported model,
-# evaluates it and exports it for transformers and sentence-transformers. recipe-transfer fine-tunes every
-# start -- random weights with the same architecture and vocabulary, and the copies after 15, 30 and 60
-# minutes of the reference hour -- with TRANSFER_SEEDS seeds and evaluates them: what pre-training buys (RESULTS.md §5, the transfer
-# table); the headline is its full run with seed 0, and a fine-tuning whose report exists is skipped.
-# Each start's learning rate was chosen on validation pairs.
+# recipe-headline makes one pre-training run of the recipe (PRETRAIN_SEED, keeping those copies), fine-tunes it
+# with seed 0, evaluates it and exports it for transformers and sentence-transformers. recipe-transfer fine-tunes
+# every start -- random weights with the same architecture and vocabulary, and the copies after 15, 30 and 60
+# minutes of the reference hour -- with TRANSFER_SEEDS seeds and evaluates them: what pre-training buys along
+# the hour (docs/notebook/recipe-4.md); a fine-tuning whose report exists is skipped. Each start's learning
+# rate was chosen on validation pairs. The headline is recipe-spread's mean over three runs (below).
 RECIPE_DIR ?= runs/recipe
 RECIPE_STEPS ?= 5907
 RECIPE_KEEP_AT_STEPS ?= 1440 2861
