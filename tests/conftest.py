@@ -6,6 +6,7 @@ abbreviations written for the tests. The product finds it the way it finds the r
 data.use_nltk_data and NLTK_DATA, and runs the same code on it: only the parameters are smaller.
 NLTK_DATA is set for the whole session, so the scripts that tests run in subprocesses find it too.
 Tests about the real data sets take them from tests/real_data.py."""
+import importlib.util
 import os
 from pathlib import Path
 
@@ -13,6 +14,15 @@ import pytest
 import torch
 
 PUNKT_FIXTURE = Path(__file__).resolve().parent / "fixtures" / "nltk_data"
+DOCS_RUNS = Path(__file__).resolve().parents[1] / "docs" / "runs"
+
+
+def load_script(path):
+    """A script that is not a package module (docs/runs/*.py), imported from its file."""
+    spec = importlib.util.spec_from_file_location(Path(path).stem, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def pytest_configure(config):

@@ -33,7 +33,6 @@ scripts wrote them) leads to a committed file or folder, and a
 `#fragment` to a heading of the target markdown file, spelt as GitHub spells anchors (lower case, spaces to
 `-`, punctuation other than `-` and `_` dropped; a repeated heading gets `-1`, `-2`, ...).
 """
-import importlib.util
 import json
 import re
 import subprocess
@@ -42,6 +41,7 @@ from pathlib import Path
 from statistics import mean, stdev
 
 import pytest
+from conftest import load_script
 
 ROOT = Path(__file__).resolve().parents[1]
 MARKER = "<!-- figures checked by tests/test_docs.py"
@@ -178,13 +178,6 @@ def row_mismatches(label, value, groups, keys):
             problems.append(f"{label}: {shown} in the text, but {what} {key} in its report(s) gives {expected}"
                             .replace("  ", " "))
     return problems
-
-
-def load_script(path):
-    spec = importlib.util.spec_from_file_location(path.stem, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def script_mismatches(name, table_lines, script):

@@ -1,22 +1,16 @@
 """docs/runs/recover_reports.py reads a lost run's figures back from its console log: tested on a run whose
 report.json and metrics.jsonl were kept, so the recovered figures can be compared with the written ones."""
-import importlib.util
 import json
 import shutil
-from pathlib import Path
 
 import pytest
+from conftest import DOCS_RUNS, load_script
 
-ROOT = Path(__file__).resolve().parents[1]
-KEPT = ROOT / "docs" / "runs" / "seed1"   # pre-training seed 1: its console log and its logs, both committed
+KEPT = DOCS_RUNS / "seed1"   # pre-training seed 1: its console log and its logs, both committed
 
 
 def load_recovery():
-    path = ROOT / "docs" / "runs" / "recover_reports.py"
-    spec = importlib.util.spec_from_file_location(path.stem, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(DOCS_RUNS / "recover_reports.py")
 
 
 @pytest.fixture
