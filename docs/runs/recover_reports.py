@@ -14,7 +14,6 @@ Every file it writes names its source (`recovered_from`) and which figures are r
     python docs/runs/recover_reports.py docs/runs/seed0/headline.log docs/runs/seed2/headline.log
 """
 import json
-import os
 import re
 import sys
 from pathlib import Path
@@ -22,6 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
+from agree.atomic import atomic_write_json, atomic_write_text  # noqa: E402
 from metrics import classification_report  # noqa: E402
 
 LABELS = ["entailment", "neutral", "contradiction"]
@@ -103,13 +103,6 @@ def destination(run, log):
     return Path(log).parent.joinpath(*Path(run).parts[2:])
 
 
-def write_atomically(path, text):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(path.name + ".tmp")
-    temporary.write_text(text, encoding="utf-8")
-    os.replace(temporary, path)
-
-
 def recover(log):
     lines = console_lines(log)
     written = []
@@ -118,11 +111,13 @@ def recover(log):
         rows = [dict(record, recovered_from=source, rounded=["heldout_mlm_accuracy", "sts_spearman", "probe_accuracy"])
                 for record in evaluations]
         path = destination(checkpoint, log) / "evaluations.jsonl"
-        write_atomically(path, "".join(json.dumps(row) + "\n" for row in rows))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(path, "".join(json.dumps(row) + "\n" for row in rows))
         written.append(path)
     for model, report_lines in printed_reports(lines).items():
         path = destination(model, log) / "report.json"
-        write_atomically(path, json.dumps(report_from(model, report_lines, log), indent=2) + "\n")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_json(path, report_from(model, report_lines, log))
         written.append(path)
     return written
 

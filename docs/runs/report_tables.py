@@ -10,6 +10,7 @@ Paths in the printed links are relative to the repository's root, where RESULTS.
 """
 import sys
 from pathlib import Path
+from statistics import mean
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # run_logs and levers_table sit beside this script
 
@@ -151,13 +152,11 @@ def transfer():
     rows = []
     _, masked, sts, probe = signals("recipe4/bert", at_start=True)
     rows.append(["random weights", "0", pct(masked), num(sts), pct(probe),
-                 " / ".join(f"{value:.2f}" for value in random.accuracies),
-                 " / ".join(f"{value:.2f}" for value in random.spearmans)])
+                 pair(random.accuracies), pair(random.spearmans)])
     for seed, (checkpoint, runs) in RECIPE_RUNS.items():
         count, masked, sts, probe = signals(checkpoint)
         rows.append([f"pre-training seed {seed}", steps(count), pct(masked), num(sts), pct(probe),
-                     " / ".join(f"{accuracy(run):.2f}" for run in runs),
-                     " / ".join(f"{spearman(run):.2f}" for run in runs)])
+                     pair(map(accuracy, runs)), pair(map(spearman, runs))])
     rows.append([f"**the recipe: mean ± sd of {len(RECIPE_RUNS)} runs, {len(pretrained.runs)} fine-tunings**",
                  "", "", "", "", f"**{pretrained.accuracy()}**", f"**{pretrained.spearman()}**"])
     rows.append([f"random weights: mean ± sd of {len(random.runs)} seeds", "", "", "", "",
@@ -218,6 +217,29 @@ def hours():
                  ["---", "---", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---"])
 
 
+def spread_figures():
+    """The figures RESULTS, README and docs/notebook/spread.md quote in their prose about the recipe's spread,
+    derived here from the unrounded logs (not a table; `python docs/runs/report_tables.py spread_figures`)."""
+    pretrained, random = recipe_spread()
+    (pays, low, high), (sts_pays, sts_low, sts_high) = transfer_intervals()
+    accuracies, spearmans = pretrained.accuracies, pretrained.spearmans
+    masked = [signals(checkpoint)[1] for checkpoint, _ in RECIPE_RUNS.values()]
+    return [
+        f"headline: {pretrained.accuracy()} on snli:test, {pretrained.spearman()} on stsb:dev",
+        f"below the 66% target by {66 - mean(accuracies):.2f} points; fine-tunings at 66% or more: "
+        f"{sum(value >= 66 for value in accuracies)} of {len(accuracies)}",
+        f"what pre-training pays: {signed(pays)} [{signed(low)}, {signed(high)}] points, interval "
+        f"{high - low:.1f} wide; {signed(sts_pays)} [{signed(sts_low)}, {signed(sts_high)}] Spearman",
+        f"fine-tunings span {pct(min(accuracies))}–{pct(max(accuracies))} on snli:test, "
+        f"{num(min(spearmans))}–{num(max(spearmans))} on stsb:dev; masked-LM at the end "
+        f"{pct(min(masked))}–{pct(max(masked))}",
+        f"lowest fine-tuning above the highest random seed on stsb:dev by "
+        f"{num(min(spearmans) - max(random.spearmans))}; fine-tunings above the best random seed on snli:test "
+        f"({pct(max(random.accuracies))}): {sum(value > max(random.accuracies) for value in accuracies)} of "
+        f"{len(accuracies)}",
+    ]
+
+
 def readme():
     """A results table for README, in tests/test_docs.py's value/source convention: README marks it with the
     plain marker and keeps its own words; the check reads each figure from the reports its source cell links."""
@@ -249,7 +271,8 @@ def readme():
 
 
 TABLES = {"headline": headline, "recipes": recipes, "transfer": transfer, "along_the_hour": along_the_hour,
-          "hours": hours, "tried": tried, "readme": readme, "reproduction": reproduction}
+          "hours": hours, "tried": tried, "readme": readme, "reproduction": reproduction,
+          "spread_figures": spread_figures}
 
 
 def main(names):
