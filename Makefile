@@ -106,7 +106,10 @@ RECIPE_PRETRAIN = --corpus $(RECIPE_TEXT) $(RECIPE_NLI) --nli-share 0.9 \
 	--preset small --pre-layer-norm --dropout 0 --lr 5e-4 --warmup-fraction 0.05 --batch-size 32 --eval-every 500 \
 	--eval-batches 20 --log-every 50 --seed $(PRETRAIN_SEED) $(SENTENCE_LEVERS)
 RECIPE_FINETUNE = --train snli:dev$(COMMA)mnli:dev_matched --val-fraction 0.05 --data-dir $(DATA_DIR) \
-	--batch-size 32 --features "u,v,|u-v|" --epochs 100 --max-steps 1500 --eval-every 250
+	--batch-size 32 --features "u,v,|u-v|" --epochs 100 --max-steps 1500 --eval-every 250 $(FINETUNE_OPTIONS)
+# More finetune.py options for every fine-tuning of the recipe: how a lever is measured on the recipe's runs
+# without editing it (docs/notebook/levers.md).
+FINETUNE_OPTIONS ?=
 PRETRAINED_LR ?= 3e-4
 RANDOM_INIT_LR ?= 3e-4
 RECIPE_EVALUATE = --test snli:test --sts stsb:dev --data-dir $(DATA_DIR)

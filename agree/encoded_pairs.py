@@ -99,7 +99,12 @@ def load_encoded_pairs(specs, vocab, max_len, data_dir, task="nli", cache_dir=".
     `cache_dir`; the cache is used again while the file, the vocabulary and `max_len` stay the same."""
     parts = [_encoded_source(source, vocab, max_len, task, Path(cache_dir), log)
              for source in resolve_specs(specs, data_dir, task)]
-    return EncodedPairs(specs, RaggedIds.concatenate([p.first for p in parts]),
+    return concatenate_pairs(specs, parts, task)
+
+
+def concatenate_pairs(name, parts, task="nli"):
+    """One `EncodedPairs` of every part's rows, in order."""
+    return EncodedPairs(name, RaggedIds.concatenate([p.first for p in parts]),
                         RaggedIds.concatenate([p.second for p in parts]),
                         **targets_for(task, np.concatenate([target_values(p) for p in parts])))
 
