@@ -12,8 +12,9 @@ import sys
 from pathlib import Path
 from statistics import mean
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # run_logs and levers_table sit beside this script
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # run_logs and the tables' modules sit beside this script
 
+from fine_tuning_levers import fine_tuning_levers, levers_figures, reruns  # noqa: E402
 from levers_table import tried  # noqa: E402
 from run_logs import (HEADLINE, HOURS, RANDOM, RANDOM_CHECKPOINT, RANDOM_SEEDS, RANDOM_ZERO_SHOT,  # noqa: E402
                       RECIPE_RUNS, RECIPE_STEPS, REPRODUCTION, Start, accuracy, best_run, evaluations, hour, macro_f1,
@@ -272,7 +273,8 @@ def readme():
 
 TABLES = {"headline": headline, "recipes": recipes, "transfer": transfer, "along_the_hour": along_the_hour,
           "hours": hours, "tried": tried, "readme": readme, "reproduction": reproduction,
-          "spread_figures": spread_figures}
+          "spread_figures": spread_figures, "fine_tuning_levers": fine_tuning_levers,
+          "levers_reruns": reruns, "levers_figures": levers_figures}
 
 
 def main(names):
