@@ -1,7 +1,7 @@
-"""docs/notebook/levers.md (issue 34, item 3): the fine-tuning levers tried on the recipe's three pre-training
-runs and on random weights, each judged by RESULTS §7's rule at fine-tuning seed 0, printed from the committed
-logs by docs/runs/report_tables.py (`python docs/runs/report_tables.py fine_tuning_levers`), and pre-training
-runs 0 and 2 made a second time for them (`... levers_reruns`).
+"""docs/notebook/levers.md (issue 34, item 3): the fine-tuning levers tried on the recipe's pre-training runs and
+on random weights, each fine-tuning against the recipe's own of the same start and seed by RESULTS §7's rule,
+printed from the committed logs by docs/runs/report_tables.py (`python docs/runs/report_tables.py
+fine_tuning_levers`), and pre-training run 0 made a second time for them (`... levers_reruns`).
 """
 from statistics import mean
 
@@ -9,23 +9,31 @@ from run_logs import RANDOM_SEEDS, RECIPE_RUNS, RUNS, accuracy, evaluations, num
     spearman, table, validation
 
 LEVERS = "levers"  # where docs/runs/levers/finetune.sh copies each lever's fine-tunings
+STARTS = [f"run {run}" for run in RECIPE_RUNS] + ["random"]
+SEEDS = (0, 1)
 
 
-def the_recipe(run):
-    """The recipe's own fine-tuning with seed 0 of pre-training run `run`, with its stsb:train figure: run 1's
-    is the headline's; runs 0 and 2 were fine-tuned again (their first fine-tunings' weights were not kept)."""
-    return RECIPE_RUNS[1][1][0] if run == 1 else f"{LEVERS}/recipe/run{run}/sbert-step5907-seed0"
+def the_recipe(start, seed):
+    """The recipe's own fine-tuning of a start: the headline's (run 1's, and random weights' from recipe 4), or,
+    for runs 0 and 2, seed 0 again (their first fine-tunings' weights were not kept for the stsb:train figure)."""
+    if start == "random":
+        return RANDOM_SEEDS[seed]
+    run = int(start.split()[1])
+    return RECIPE_RUNS[run][1][seed] if run == 1 else f"{LEVERS}/recipe/run{run}/sbert-step5907-seed{seed}"
 
 
-# (name, what it changes, the fine-tuning of each pre-training run with seed 0, the random start's)
-FINE_TUNINGS = [
-    ("the recipe", "as `make recipe-headline`", [the_recipe(run) for run in RECIPE_RUNS], RANDOM_SEEDS[0]),
-    ("SICK's training pairs too", "`FINETUNE_OPTIONS=\"--train-also sick:train\"`: 4,439 more pairs, the same "
-     "validation pairs", [f"{LEVERS}/sick/run{run}/sbert-step5907-seed0" for run in RECIPE_RUNS],
-     f"{LEVERS}/sick/run1/sbert-random-seed0"),
-    ("twice the learning rate", "`PRETRAINED_LR=6e-4`, `RANDOM_INIT_LR=6e-4` (the recipe: 3e-4)",
-     [f"{LEVERS}/lr6e-4/run{run}/sbert-step5907-seed0" for run in RECIPE_RUNS],
-     f"{LEVERS}/lr6e-4/run1/sbert-random-seed0"),
+def lever_run(lever, start, seed):
+    """Where finetune.sh copied a lever's fine-tuning: random weights take run 1's shape and vocabulary."""
+    if start == "random":
+        return f"{LEVERS}/{lever}/run1/sbert-random-seed{seed}"
+    return f"{LEVERS}/{lever}/run{start.split()[1]}/sbert-step5907-seed{seed}"
+
+
+# (folder under levers/, name, what it changes)
+LEVERS_TRIED = [
+    ("sick", "SICK's training pairs too", "`FINETUNE_OPTIONS=\"--train-also sick:train\"`: 4,439 more pairs, "
+     "the same validation pairs"),
+    ("lr6e-4", "twice the learning rate", "`PRETRAINED_LR=6e-4`, `RANDOM_INIT_LR=6e-4` (the recipe: 3e-4)"),
 ]
 
 
@@ -39,40 +47,47 @@ def finished(run):
     return all((RUNS / run / name).exists() for name in ("report.json", "stsb-train/report.json"))
 
 
-def cells(values):
-    rule_figure, val, sts_train, test, sts_dev = values
-    return [num(rule_figure), f"{pct(val)} / {num(sts_train)}", f"{pct(test)} / {num(sts_dev)}"]
+def cells(values, base=None):
+    """The rule; validation accuracy / stsb:train; snli:test / stsb:dev; each with its change from `base`."""
+    shown = [num(values[0]), f"{pct(values[1])} / {num(values[2])}", f"{pct(values[3])} / {num(values[4])}"]
+    if base is None:
+        return shown
+    change = [signed(value - base_value) for value, base_value in zip(values, base)]
+    return [f"{shown[0]} ({change[0]})", f"{shown[1]} ({change[1]} / {change[2]})",
+            f"{shown[2]} ({change[3]} / {change[4]})"]
 
 
-def mean_figures(runs):
-    return [mean(column) for column in zip(*(figures(run) for run in runs))]
+def pairs(lever):
+    """(start, seed, the lever's fine-tuning, the recipe's) wherever both have run."""
+    return [(start, seed, lever_run(lever, start, seed), the_recipe(start, seed)) for start in STARTS
+            for seed in SEEDS if finished(lever_run(lever, start, seed)) and finished(the_recipe(start, seed))]
 
 
-def changes(values, base):
-    """What a lever did: (rule; validation / stsb:train; snli:test / stsb:dev), each minus the recipe's."""
-    rule_change, *others = (value - base_value for value, base_value in zip(values, base))
-    return [signed(rule_change), " / ".join(map(signed, others[:2])), " / ".join(map(signed, others[2:]))]
+def mean_change(matched):
+    return [mean(changes) for changes in zip(*([a - b for a, b in zip(figures(run), figures(base))]
+                                               for _, _, run, base in matched))]
 
 
 def fine_tuning_levers():
-    """Each lever on every start at seed 0, as far as its fine-tunings have run: each pre-training run, then
-    (once all three have run) their mean and what the lever changed in it; random weights and their change."""
-    rows = []
-    recipe_runs, recipe_random = FINE_TUNINGS[0][2], FINE_TUNINGS[0][3]
-    for name, what, runs, random in FINE_TUNINGS:
+    """Each lever's fine-tunings, each against the recipe's own of the same start and seed (in brackets), and the
+    mean change over the pre-trained starts and over random weights: what the lever does to each start's mean."""
+    rows = [["**the recipe**", f"{start}, seed {seed}", *cells(figures(the_recipe(start, seed)))]
+            for start in STARTS for seed in SEEDS
+            if finished(the_recipe(start, seed)) and any(finished(lever_run(lever, start, seed))
+                                                         for lever, _, _ in LEVERS_TRIED)]
+    for lever, name, what in LEVERS_TRIED:
+        matched = pairs(lever)
         rows.append([f"**{name}**", what, "", "", ""])
-        for number, run in zip(RECIPE_RUNS, runs):
-            if finished(run):
-                rows.append(["", f"pre-training run {number}", *cells(figures(run))])
-        if all(map(finished, runs)):
-            rows.append(["", "the mean of the three runs", *cells(mean_figures(runs))])
-            if runs != recipe_runs:
-                rows.append(["", "change in the mean", *changes(mean_figures(runs), mean_figures(recipe_runs))])
-        if finished(random):
-            rows.append(["", "random weights", *cells(figures(random))])
-            if random != recipe_random:
-                rows.append(["", "change for random weights", *changes(figures(random), figures(recipe_random))])
-    return table(["fine-tuning, seed 0", "start", "the rule", "validation accuracy / `stsb:train`",
+        rows += [["", f"{start}, seed {seed}", *cells(figures(run), figures(base))]
+                 for start, seed, run, base in matched]
+        for label, group in [("pre-trained", [m for m in matched if m[0] != "random"]),
+                             ("random weights", [m for m in matched if m[0] == "random"])]:
+            if group:
+                rule_change, *others = mean_change(group)
+                rows.append(["", f"mean change, {label} ({len(group)})", signed(rule_change),
+                             f"{signed(others[0])} / {signed(others[1])}",
+                             f"{signed(others[2])} / {signed(others[3])}"])
+    return table(["fine-tuning", "start", "the rule", "validation accuracy / `stsb:train`",
                   "`snli:test` / `stsb:dev`"], rows, ["---", "---", "---:", "---:", "---:"])
 
 
@@ -85,7 +100,7 @@ def best_step(run):
 def levers_figures():
     """The figures docs/notebook/levers.md quotes in its prose (not a table; `... levers_figures`)."""
     candidates = [run for _, runs in RECIPE_RUNS.values() for run in runs] + \
-        [the_recipe(run) for run in RECIPE_RUNS] + RANDOM_SEEDS
+        [the_recipe(start, seed) for start in STARTS for seed in SEEDS] + RANDOM_SEEDS
     written = [run for run in dict.fromkeys(candidates) if (RUNS / run / "metrics.jsonl").exists()]
     steps = sorted(best_step(run) for run in written)
     return [f"the recipe's fine-tunings with a metrics.jsonl ({len(written)}, random weights' included) validate "
@@ -114,11 +129,15 @@ def last_evaluation(checkpoint):
            f"{pct(100 * record['probe_accuracy'])}"
 
 
+# Run 2's second run was stopped at step 1,847 to give its core to the levers' fine-tunings; it resumes later.
+MADE_AGAIN = (0,)
+
+
 def reruns():
-    """Pre-training runs 0 and 2 made again by the same command, and the recipe's fine-tuning seed 0 of each: the
-    first runs' figures (read back from their consoles) against the second's."""
-    columns = [(RECIPE_RUNS[run][0], f"{LEVERS}/seed{run}-bert", RECIPE_RUNS[run][1][0], the_recipe(run))
-               for run in (0, 2)]
+    """Pre-training runs made again by the same command, and the recipe's fine-tuning seed 0 of each: the first
+    runs' figures (read back from their consoles) against the second's."""
+    columns = [(RECIPE_RUNS[run][0], f"{LEVERS}/seed{run}-bert", RECIPE_RUNS[run][1][0], the_recipe(f"run {run}", 0))
+               for run in MADE_AGAIN]
     rows = [["pre-training: evaluations equal to the digits the first run printed",
              *(f"{equal} of {total}" for equal, total in (evaluations_equal(first, again)
                                                           for first, again, _, _ in columns))]]
@@ -127,5 +146,5 @@ def reruns():
     for label, figure in [("fine-tuning seed 0: `snli:test` accuracy", lambda run: pct(accuracy(run))),
                           ("fine-tuning seed 0: `stsb:dev` Spearman", lambda run: num(spearman(run)))]:
         rows.append([label, *(f"{figure(first)} → {figure(again)}" for _, _, first, again in columns)])
-    return table(["", "run 0: first → again", "run 2: first → again"], rows, ["---", "---:", "---:"])
-
+    return table(["", *(f"run {run}: first → again" for run in MADE_AGAIN)], rows,
+                 ["---", *("---:" for _ in MADE_AGAIN)])
