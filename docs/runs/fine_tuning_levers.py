@@ -118,9 +118,9 @@ def as_printed(record):
 
 def evaluations_equal(first, again):
     """How many of a pre-training run's evaluations its second run logged equal, to the digits the first printed."""
-    pairs = list(zip(evaluations(first), evaluations(again), strict=True))
-    equal = sum(one["step"] == other["step"] and as_printed(one) == as_printed(other) for one, other in pairs)
-    return equal, len(pairs)
+    both = list(zip(evaluations(first), evaluations(again), strict=True))
+    equal = sum(one["step"] == other["step"] and as_printed(one) == as_printed(other) for one, other in both)
+    return equal, len(both)
 
 
 def last_evaluation(checkpoint):

@@ -1,5 +1,5 @@
 #!/bin/bash
-# Issue 34, item 3: the levers' fine-tunings, through `make recipe-transfer`, two at a time with one thread each.
+# Issue 34, item 3: the levers' fine-tunings, through `make recipe-transfer`, LANES (2) at a time with one thread each.
 # Each line of the job file ($1) reads: LEVER RUN START SEED [make variables that set the lever], where RUN is
 # the pre-training run (runs/recipe-seedRUN) and START is step5907 or random. Each fine-tuning's metrics,
 # arguments, report and validation lines are copied to docs/runs/levers/LEVER/runRUN/ when it ends, with its
@@ -21,4 +21,4 @@ job() {
     echo "$(date -u +%H:%MZ) $lever run $run $start seed $seed: $(grep -o '"accuracy": [0-9.]*' $saved/report.json)"
 }
 export -f job
-grep -v '^#' "$1" | xargs -P 2 -L 1 bash -c 'job "$@"' _
+grep -v '^#' "$1" | xargs -P ${LANES:-2} -L 1 bash -c 'job "$@"' _
