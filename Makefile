@@ -108,7 +108,7 @@ RECIPE_PRETRAIN = --corpus $(RECIPE_TEXT) $(RECIPE_NLI) --nli-share 0.9 \
 RECIPE_FINETUNE = --train snli:dev$(COMMA)mnli:dev_matched --val-fraction 0.05 --data-dir $(DATA_DIR) \
 	--batch-size 32 --features "u,v,|u-v|" --epochs 100 --max-steps 1500 --eval-every 250 $(FINETUNE_OPTIONS)
 # More finetune.py options for every fine-tuning of the recipe: how a lever is measured on the recipe's runs
-# without editing it (docs/notebook/levers.md).
+# without editing it.
 FINETUNE_OPTIONS ?=
 PRETRAINED_LR ?= 3e-4
 RANDOM_INIT_LR ?= 3e-4

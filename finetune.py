@@ -25,8 +25,7 @@ from agree import distributed, errors
 from agree.atomic import atomic_write_json, read_json, recover_directory, remove_interrupted_saves, replace_directory
 from agree.contrastive import in_batch_contrastive_loss
 from agree.datasets import load_pairs, split_pairs
-from agree.encoded_pairs import batches_per_epoch, concatenate_pairs, evaluation_batches, load_encoded_pairs, \
-                                training_batches
+from agree.encoded_pairs import batches_per_epoch, evaluation_batches, load_encoded_pairs, training_batches
 from agree.training import Budget, MetricsLog, StopRequest, TrainingLog, add_common_arguments, agreed_progress, \
                            autocast, check_resume, evaluation_mode, for_training, make_optimizer, pick_device, \
                            restore_training_state, seed_step, set_learning_rate, training_state, \
@@ -73,9 +72,6 @@ def parse_args(argv=None):
     validation = data.add_mutually_exclusive_group()
     validation.add_argument("--val", help="validation dataset spec(s); the best model on it is kept")
     validation.add_argument("--val-fraction", type=float, help="hold out this share of --train instead")
-    data.add_argument("--train-also", metavar="SPECS", help="more training pairs, added after --val-fraction "
-                      "has held out validation from --train: the validation pairs stay --train's, so runs with and "
-                      "without these are judged on the same pairs (e.g. sick:train beside snli:dev,mnli:dev_matched)")
     training.add_argument("--epochs", type=int, default=1, help="(default: %(default)s, as the SBERT paper)")
     add_common_arguments(data, training, hardware, batch_size=16, lr=2e-5, warmup_fraction=0.1)
 
@@ -114,8 +110,6 @@ def load_data(args, model):
         val = encode(args.val)
     elif args.val_fraction:
         train, val = split_pairs(train, args.val_fraction, args.seed)
-    if args.train_also:
-        train = concatenate_pairs(f"{train.name},{args.train_also}", [train, encode(args.train_also)])
     return train, val
 
 

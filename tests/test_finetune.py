@@ -4,7 +4,6 @@ import signal
 
 import pytest
 import torch
-from tiny_sbert import untrained_model
 from training_pairs import fixed_pairs, run_finetune, write_jsonl
 
 import finetune
@@ -51,28 +50,6 @@ def test_the_command_end_to_end_keeps_the_best_model_and_logs(tmp_path):
     prediction = model.predict("A man is playing a guitar.", "Someone is playing a guitar.")
     assert prediction.label in LABELS
     assert best == pytest.approx(torch.load(out / "last" / "trainer.pt", weights_only=True)["best_val_accuracy"])
-
-
-def test_train_also_adds_training_pairs_and_leaves_the_validation_pairs_as_they_were(tmp_path):
-    """--train-also joins after --val-fraction's split: a lever that adds data is judged on the same pairs."""
-    rows = fixed_pairs()
-    main, more = write_jsonl(tmp_path / "main.jsonl", rows[:48]), write_jsonl(tmp_path / "more.jsonl", rows[48:])
-    model = untrained_model()
-    loaded = {}
-    for extra in ([], ["--train-also", str(more)]):
-        args = finetune.parse_args(["--bert", "none", "--train", str(main), "--val-fraction", "0.25", "--seed", "3",
-                                    "--data-dir", str(tmp_path), "--cache-dir", str(tmp_path / "cache"), "--out",
-                                    str(tmp_path / "out"), *extra])
-        loaded[bool(extra)] = finetune.load_data(args, model)
-    (train, val), (train_also, val_also) = loaded[False], loaded[True]
-    assert len(val) == 3 * 4 and len(train) == 36  # a quarter of the 12 premises held out, with their 4 pairs
-    assert [val.first.take([i]).flat.tolist() for i in range(len(val))] == \
-        [val_also.first.take([i]).flat.tolist() for i in range(len(val_also))]
-    assert val.labels.tolist() == val_also.labels.tolist()
-    assert len(train_also) == len(train) + 16
-    extra = load_encoded_pairs(str(more), model.vocab, model.config.bert.max_len, tmp_path, cache_dir=tmp_path / "c")
-    assert train_also.second.take(range(36, 52)).flat.tolist() == extra.second.flat.tolist()
-    assert train_also.labels[36:].tolist() == extra.labels.tolist()
 
 
 def test_a_log_line_averages_the_pairs_of_its_steps(tmp_path):
