@@ -1,29 +1,39 @@
 """docs/notebook/levers.md (issue 34, item 3): the fine-tuning levers tried on the recipe's pre-training runs and
 on random weights, each fine-tuning against the recipe's own of the same start and seed by RESULTS §7's rule,
 printed from the committed logs by docs/runs/report_tables.py (`python docs/runs/report_tables.py
-fine_tuning_levers`), and pre-training run 0 made a second time for them (`... levers_reruns`).
+fine_tuning_levers`), and the runs made a second time for them (`... levers_reruns`).
 """
 from statistics import mean
 
-from run_logs import RANDOM_SEEDS, RECIPE_RUNS, RUNS, accuracy, evaluations, num, pct, records, rule, signed, \
-    spearman, table, validation
+from run_logs import RANDOM_SEEDS, RANDOM_SEEDS_AT_3E4, RECIPE_RUNS, RUNS, Spread, accuracy, evaluations, num, pct, \
+                     records, rule, signed, spearman, table, transfer_intervals, validation
 
 LEVERS = "levers"  # where docs/runs/levers/finetune.sh copies each lever's fine-tunings
 STARTS = [f"run {run}" for run in RECIPE_RUNS] + ["random"]
-SEEDS = (0, 1)
+SEEDS = (0, 1, 2)
+KEPT = {("run 1", 0), ("run 1", 1), ("random", 0), ("random", 1)}  # the headline's fine-tunings whose weights were kept
 
 
 def the_recipe(start, seed):
-    """The recipe's own fine-tuning of a start: the headline's (run 1's, and random weights' from recipe 4), or,
-    for runs 0 and 2, seed 0 again (their first fine-tunings' weights were not kept for the stsb:train figure)."""
-    if start == "random":
-        return RANDOM_SEEDS[seed]
-    run = int(start.split()[1])
-    return RECIPE_RUNS[run][1][seed] if run == 1 else f"{LEVERS}/recipe/run{run}/sbert-step5907-seed{seed}"
+    """The recipe's own fine-tuning of a start and seed, as the levers found it (random weights at 3e-4): the
+    first run where its weights were kept for the stsb:train figure (run 1's; random weights' seeds 0 and 1, from
+    recipe 4), else the same fine-tuning again."""
+    return the_first(start, seed) if (start, seed) in KEPT else made_again(start, seed)
+
+
+def made_again(start, seed):
+    """Where finetune.sh copied the recipe's own fine-tuning made again: random weights take run 1's shape and
+    vocabulary, the same for every run."""
+    return lever_run("recipe", start, seed)
+
+
+def the_first(start, seed):
+    """The headline's fine-tuning of a start and seed, as its first run logged it."""
+    return RANDOM_SEEDS_AT_3E4[seed] if start == "random" else RECIPE_RUNS[int(start.split()[1])][1][seed]
 
 
 def lever_run(lever, start, seed):
-    """Where finetune.sh copied a lever's fine-tuning: random weights take run 1's shape and vocabulary."""
+    """Where finetune.sh copied a lever's fine-tuning (random weights': under run 1)."""
     if start == "random":
         return f"{LEVERS}/{lever}/run1/sbert-random-seed{seed}"
     return f"{LEVERS}/{lever}/run{start.split()[1]}/sbert-step5907-seed{seed}"
@@ -34,6 +44,7 @@ LEVERS_TRIED = [
     ("sick", "SICK's training pairs too", "`FINETUNE_OPTIONS=\"--train-also sick:train\"`: 4,439 more pairs, "
      "the same validation pairs"),
     ("lr6e-4", "twice the learning rate", "`PRETRAINED_LR=6e-4`, `RANDOM_INIT_LR=6e-4` (the recipe: 3e-4)"),
+    ("lr1.2e-3", "four times the learning rate", "`RANDOM_INIT_LR=1.2e-3`, random weights only"),
 ]
 
 
@@ -68,6 +79,14 @@ def mean_change(matched):
                                                for _, _, run, base in matched))]
 
 
+def change_on(lever, random):
+    """A lever's mean change on the pre-trained starts (random False) or random weights, for RESULTS §6: "rule ±x,
+    `snli:test` ±y (n fine-tunings)", each against the recipe's own fine-tuning of the same start and seed."""
+    group = [matched for matched in pairs(lever) if (matched[0] == "random") == random]
+    rule_change, _, _, test_change, _ = mean_change(group)
+    return f"rule {signed(rule_change)}, `snli:test` {signed(test_change)} ({len(group)} fine-tunings)"
+
+
 def fine_tuning_levers():
     """Each lever's fine-tunings, each against the recipe's own of the same start and seed (in brackets), and the
     mean change over the pre-trained starts and over random weights: what the lever does to each start's mean."""
@@ -100,11 +119,24 @@ def best_step(run):
 def levers_figures():
     """The figures docs/notebook/levers.md quotes in its prose (not a table; `... levers_figures`)."""
     candidates = [run for _, runs in RECIPE_RUNS.values() for run in runs] + \
-        [the_recipe(start, seed) for start in STARTS for seed in SEEDS] + RANDOM_SEEDS
+        [the_recipe(start, seed) for start in STARTS for seed in SEEDS] + RANDOM_SEEDS_AT_3E4
     written = [run for run in dict.fromkeys(candidates) if (RUNS / run / "metrics.jsonl").exists()]
     steps = sorted(best_step(run) for run in written)
     return [f"the recipe's fine-tunings with a metrics.jsonl ({len(written)}, random weights' included) validate "
             f"best at steps {steps[0]:,}–{steps[-1]:,} of {records(written[0])[-1]['step']:,}"]
+
+
+def baselines():
+    """What pre-training pays over random weights at the pre-trained start's learning rate and at their own."""
+    rows = []
+    for rate, runs in [("3e-4, the pre-trained start's rate (until this page)", RANDOM_SEEDS_AT_3E4),
+                       ("6e-4, chosen by the rule", RANDOM_SEEDS)]:
+        (points, low, high), (sts, sts_low, sts_high) = transfer_intervals(runs)
+        rows.append([rate, f"{Spread(runs).accuracy()} / {Spread(runs).spearman()}",
+                     f"{signed(points)} [{signed(low)}, {signed(high)}] points, "
+                     f"{signed(sts)} [{signed(sts_low)}, {signed(sts_high)}]"])
+    return table(["random weights fine-tuned at", f"`snli:test` / `stsb:dev`, {len(RANDOM_SEEDS)} seeds",
+                  "what pre-training pays, 95% interval"], rows, ["---", "---:", "---:"])
 
 
 # --- Runs 0 and 2 again ---------------------------------------------------------------------------------------
@@ -129,22 +161,32 @@ def last_evaluation(checkpoint):
            f"{pct(100 * record['probe_accuracy'])}"
 
 
-# Run 2's second run was stopped at step 1,847 to give its core to the levers' fine-tunings; it resumes later.
-MADE_AGAIN = (0,)
+MADE_AGAIN = (0, 2)  # the pre-training runs whose weights did not outlive their session
+
+
+def pretraining_rows(run):
+    first, again = RECIPE_RUNS[run][0], f"{LEVERS}/seed{run}-bert"
+    equal, total = evaluations_equal(first, again)
+    return [[f"pre-training run {run}: evaluations equal to the digits the first run printed", f"{equal} of {total}"],
+            [f"pre-training run {run}, the last step: held-out masked-LM / STS signal / probe",
+             f"{last_evaluation(first)} → {last_evaluation(again)}"]]
+
+
+def held_out_figures(run):
+    return f"{pct(accuracy(run))} / {num(spearman(run))}"
 
 
 def reruns():
-    """Pre-training runs made again by the same command, and the recipe's fine-tuning seed 0 of each: the first
-    runs' figures (read back from their consoles) against the second's."""
-    columns = [(RECIPE_RUNS[run][0], f"{LEVERS}/seed{run}-bert", RECIPE_RUNS[run][1][0], the_recipe(f"run {run}", 0))
-               for run in MADE_AGAIN]
-    rows = [["pre-training: evaluations equal to the digits the first run printed",
-             *(f"{equal} of {total}" for equal, total in (evaluations_equal(first, again)
-                                                          for first, again, _, _ in columns))]]
-    rows.append(["pre-training, the last step: held-out masked-LM / STS signal / probe",
-                 *(f"{last_evaluation(first)} → {last_evaluation(again)}" for first, again, _, _ in columns)])
-    for label, figure in [("fine-tuning seed 0: `snli:test` accuracy", lambda run: pct(accuracy(run))),
-                          ("fine-tuning seed 0: `stsb:dev` Spearman", lambda run: num(spearman(run)))]:
-        rows.append([label, *(f"{figure(first)} → {figure(again)}" for _, _, first, again in columns)])
-    return table(["", *(f"run {run}: first → again" for run in MADE_AGAIN)], rows,
-                 ["---", *("---:" for _ in MADE_AGAIN)])
+    """Pre-training runs made again by the same command, and the recipe's fine-tunings made again for the
+    stsb:train figure: the first runs' figures (read back from their consoles where their logs were lost) against
+    the second's."""
+    rows = []
+    for start in [f"run {run}" for run in MADE_AGAIN] + ["random"]:
+        run = start.split()[-1]
+        if start != "random" and (RUNS / LEVERS / f"seed{run}-bert" / "metrics.jsonl").exists():
+            rows += pretraining_rows(int(run))
+        rows += [[f"{'random weights' if start == 'random' else start}, fine-tuning seed {seed}: "
+                  "`snli:test` / `stsb:dev`", f"{held_out_figures(the_first(start, seed))} → "
+                  f"{held_out_figures(made_again(start, seed))}"]
+                 for seed in SEEDS if finished(made_again(start, seed))]
+    return table(["made again", "first → again"], rows, ["---", "---:"])

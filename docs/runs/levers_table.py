@@ -3,8 +3,9 @@ docs/runs/report_tables.py (`python docs/runs/report_tables.py tried`).
 """
 import re
 
-from run_logs import (HEADLINE, RANDOM, RUNS, Start, accuracy, hour, link, notebook, num, pct, read, records, rule,
-    runs_link, signals, signals_at, signed, spearman, steps, table, validation, zero_shot)
+from fine_tuning_levers import change_on
+from run_logs import HEADLINE, RANDOM, RUNS, Start, accuracy, hour, link, notebook, num, pct, read, records, rule, \
+                     runs_link, signals, signals_at, signed, spearman, steps, table, validation, zero_shot
 
 
 def probe_step(name, step=600):
@@ -137,6 +138,13 @@ def tried():
         f"1e-4: {pct(accuracy('recipe2/lr/pretrained-1e-4'))} against {pct(accuracy(softmax))}; SBERT's defaults: "
         f"{pct(accuracy('recipe/levers/paper-defaults'))} against {pct(accuracy('recipe/levers/uv-absdiff'))}",
         "3e-4", notebook("fine-tuning-objective"))
+    row("a higher fine-tuning learning rate", "the recipe by steps at 6e-4 (both starts) and 1.2e-3 (random weights) "
+        "instead of 3e-4", "—", f"6e-4: pre-trained {change_on('lr6e-4', False)}; random weights "
+        f"{change_on('lr6e-4', True)}; 1.2e-3, random weights: {change_on('lr1.2e-3', True)}",
+        "6e-4 for random weights (`RANDOM_INIT_LR`); 3e-4 kept for the pre-trained start", notebook("levers"))
+    row("SICK's training pairs", "`sick:train` (4,439 pairs) beside the recipe by steps' pairs, the same "
+        "validation pairs", "—", f"pre-trained {change_on('sick', False)}; random weights {change_on('sick', True)}",
+        "not adopted", notebook("levers"))
     slow = [("recipe2/levers-ft/enclr0.3-60min-seed0", softmax, "recipe 2, SoftmaxLoss"),
             ("term0.3/slower-encoder/sbert-60min-seed0", "term0.3/transfer-c0.3/sbert-60min-seed0", "the lighter term")]
     slow_narrow = Start("shape/neighbour-d128/ft-60min-c0.3-lrscale0.3-seed0",

@@ -14,13 +14,12 @@ from statistics import mean
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # run_logs and the tables' modules sit beside this script
 
-from fine_tuning_levers import fine_tuning_levers, levers_figures, reruns  # noqa: E402
+from fine_tuning_levers import baselines, fine_tuning_levers, levers_figures, reruns  # noqa: E402
 from levers_table import tried  # noqa: E402
-from run_logs import (HEADLINE, HOURS, RANDOM, RANDOM_CHECKPOINT, RANDOM_SEEDS, RANDOM_ZERO_SHOT,  # noqa: E402
-                      RECIPE_RUNS, RECIPE_STEPS, REPRODUCTION, Start, accuracy, best_run, evaluations, hour, macro_f1,
-                      notebook, num, pair, pct, read, recipe_spread, records, runs_link, shape, signals, signed,
-                      spearman, steps, table, transfer_intervals, weight, zero_shot)
-
+from run_logs import HEADLINE, HOURS, RANDOM, RANDOM_CHECKPOINT, RANDOM_SEEDS, RANDOM_SEEDS_AT_3E4, RANDOM_ZERO_SHOT, \
+                     RECIPE_RUNS, RECIPE_STEPS, REPRODUCTION, Spread, Start, accuracy, best_run, evaluations, hour, \
+                     macro_f1, notebook, num, pair, pct, read, recipe_spread, records, runs_link, shape, signals, \
+                     signed, spearman, steps, table, transfer_intervals, weight, zero_shot  # noqa: E402
 
 # --- The tables -------------------------------------------------------------------------------------------------
 
@@ -70,7 +69,8 @@ def headline():
          f"{run_name(best)}", f"{spread_source([best])} `test.accuracy` `sts.0.spearman`"],
         [f"random weights of the same shape, the same fine-tuning, mean ± sd of {len(random.runs)} seeds",
          f"{random.accuracy()} / {random.spearman()}",
-         "`make recipe-transfer` (`--random-init`); seeds 0 and 1 2026-11-30, seed 2 2026-12-02, 2-core Intel Xeon",
+         "`make recipe-transfer` (`--random-init` at 6e-4, the learning rate the rule chose for it); 2026-12-03, "
+         "2-core Intel Xeon",
          f"{spread_source(random.runs)} `test.accuracy` `sts.0.spearman`"],
         ["what pre-training pays (the means above, subtracted)",
          f"**{signed(pays[0][0])}** points / **{signed(pays[1][0])}**",
@@ -152,7 +152,7 @@ def transfer():
     pretrained, random = recipe_spread()
     rows = []
     _, masked, sts, probe = signals("recipe4/bert", at_start=True)
-    rows.append(["random weights", "0", pct(masked), num(sts), pct(probe),
+    rows.append(["random weights, fine-tuned at 6e-4", "0", pct(masked), num(sts), pct(probe),
                  pair(random.accuracies), pair(random.spearmans)])
     for seed, (checkpoint, runs) in RECIPE_RUNS.items():
         count, masked, sts, probe = signals(checkpoint)
@@ -165,6 +165,11 @@ def transfer():
     pays = transfer_intervals()
     rows.append(["**what pre-training pays**, 95% interval (Welch, a run one observation)", "", "", "", "",
                  f"**{signed(pays[0][0])}** {interval(pays[0])}", f"**{signed(pays[1][0])}** {interval(pays[1])}"])
+    at_3e4, pays_at_3e4 = Spread(RANDOM_SEEDS_AT_3E4), transfer_intervals(RANDOM_SEEDS_AT_3E4)
+    rows.append([f"before the learning-rate search: random weights at 3e-4 ({len(at_3e4.runs)} seeds), and what "
+                 "pre-training paid over them", "", "", "", "",
+                 f"{at_3e4.accuracy()}; {signed(pays_at_3e4[0][0])} {interval(pays_at_3e4[0])}",
+                 f"{at_3e4.spearman()}; {signed(pays_at_3e4[1][0])} {interval(pays_at_3e4[1])}"])
     return table(["start of fine-tuning", "steps", "held-out masked-LM", "STS signal",
                   "NLI probe (frozen)", "`snli:test` (fine-tuning seed 0 / 1 / 2)",
                   "`stsb:dev` (seed 0 / 1 / 2)"], rows,
@@ -254,7 +259,8 @@ def readme():
          "`make recipe-spread DATA_DIR=../shared/data`",
          "5,907 steps (60 min on the reference Xeon) + 2 × 6–10 min a run, 2-core Intel Xeon",
          f"{spread_source(pretrained.runs)} `test.accuracy` `test.report.macro avg.f1-score` `sts.0.spearman`"],
-        [f"random weights of the same shape, fine-tuned the same way ({len(random.runs)} seeds)",
+        [f"random weights of the same shape, fine-tuned the same way at their own learning rate "
+         f"({len(random.runs)} seeds)",
          f"{random.accuracy()} / {random.spearman()}", "the same (its `--random-init` fine-tunings)",
          "6 min a seed, the same machine", f"{spread_source(random.runs)} `test.accuracy` `sts.0.spearman`"],
         ["what pre-training pays (the means, subtracted; 95% intervals in RESULTS §5)",
@@ -274,7 +280,8 @@ def readme():
 TABLES = {"headline": headline, "recipes": recipes, "transfer": transfer, "along_the_hour": along_the_hour,
           "hours": hours, "tried": tried, "readme": readme, "reproduction": reproduction,
           "spread_figures": spread_figures, "fine_tuning_levers": fine_tuning_levers,
-          "levers_reruns": reruns, "levers_figures": levers_figures}
+          "levers_reruns": reruns, "levers_figures": levers_figures,
+          "levers_baselines": baselines}
 
 
 def main(names):

@@ -8,7 +8,6 @@ from math import exp, lgamma, log, log1p, pi, sqrt
 from pathlib import Path
 from statistics import mean, stdev, variance
 
-
 RUNS = Path(__file__).resolve().parent
 LINK_ROOT = "docs/runs"      # how RESULTS.md spells RUNS
 NOTEBOOK = "docs/notebook"   # the lab notebook, one file per study
@@ -236,7 +235,7 @@ HOURS = [
 
 # The recipe by steps (`make recipe-spread`): each pre-training run's checkpoint and its fine-tunings, seed 0
 # first. Seed 1's second run (`seed1/rerun`) made both of its fine-tunings; its first made seed 0's alone.
-# Random weights: seeds 0 to 2.
+# Random weights: seeds 0 to 2, at the learning rate the rule chose for them (6e-4; docs/notebook/levers.md).
 RECIPE_RUNS = {
     0: ("seed0/bert", ["seed0/sbert", "seed0/transfer/sbert-step5907-seed1"]),
     1: ("seed1/rerun/bert", ["seed1/rerun/sbert", "seed1/rerun/transfer/sbert-step5907-seed1"]),
@@ -244,8 +243,10 @@ RECIPE_RUNS = {
 }
 RECIPE_STEPS = 5907
 REPRODUCTION = ("seed1", "seed1/rerun")  # pre-training seed 1 run twice, on two machines
-RANDOM_SEEDS = ["recipe4/transfer/sbert-random-seed0", "recipe4/transfer/sbert-random-seed1",
-                "seed2/transfer/sbert-random-seed2"]
+RANDOM_SEEDS = [f"levers/lr6e-4/run1/sbert-random-seed{seed}" for seed in range(3)]
+# Random weights at the pre-trained start's learning rate (3e-4), the baseline until the levers' search.
+RANDOM_SEEDS_AT_3E4 = ["recipe4/transfer/sbert-random-seed0", "recipe4/transfer/sbert-random-seed1",
+                       "seed2/transfer/sbert-random-seed2"]
 
 
 def recipe_spread():
@@ -259,10 +260,10 @@ def run_means(figure):
     return [mean(figure(run) for run in runs) for _, runs in RECIPE_RUNS.values()]
 
 
-def transfer_intervals():
+def transfer_intervals(random_runs=RANDOM_SEEDS):
     """Welch's 95% intervals for what pre-training pays, each pre-training run one observation (the mean of its
     fine-tunings) against each random seed: (accuracy, Spearman), each (difference, low, high)."""
-    _, random = recipe_spread()
+    random = Spread(random_runs)
     return (welch_interval(run_means(accuracy), random.accuracies),
             welch_interval(run_means(spearman), random.spearmans))
 
