@@ -5,8 +5,8 @@ fine_tuning_levers`), and the runs made a second time for them (`... levers_reru
 """
 from statistics import mean
 
-from run_logs import RANDOM_SEEDS, RANDOM_SEEDS_AT_3E4, RECIPE_RUNS, RUNS, Spread, accuracy, evaluations, num, pct, \
-                     records, rule, signed, spearman, table, transfer_intervals, validation
+from run_logs import RANDOM_SEEDS, RANDOM_SEEDS_AT_3E4, RECIPE_RUNS, RUNS, Spread, accuracy, evaluations, interval, \
+                     num, pct, records, rule, signed, spearman, table, transfer_intervals, validation
 
 LEVERS = "levers"  # where docs/runs/levers/finetune.sh copies each lever's fine-tunings
 STARTS = [f"run {run}" for run in RECIPE_RUNS] + ["random"]
@@ -79,10 +79,15 @@ def mean_change(matched):
                                                for _, _, run, base in matched))]
 
 
+def on_start(matched, random):
+    """The pairs of `pairs` from random weights (random True) or from the pre-trained starts."""
+    return [pair for pair in matched if (pair[0] == "random") == random]
+
+
 def change_on(lever, random):
     """A lever's mean change on the pre-trained starts (random False) or random weights, for RESULTS §6: "rule ±x,
     `snli:test` ±y (n fine-tunings)", each against the recipe's own fine-tuning of the same start and seed."""
-    group = [matched for matched in pairs(lever) if (matched[0] == "random") == random]
+    group = on_start(pairs(lever), random)
     rule_change, _, _, test_change, _ = mean_change(group)
     return f"rule {signed(rule_change)}, `snli:test` {signed(test_change)} ({len(group)} fine-tunings)"
 
@@ -99,8 +104,7 @@ def fine_tuning_levers():
         rows.append([f"**{name}**", what, "", "", ""])
         rows += [["", f"{start}, seed {seed}", *cells(figures(run), figures(base))]
                  for start, seed, run, base in matched]
-        for label, group in [("pre-trained", [m for m in matched if m[0] != "random"]),
-                             ("random weights", [m for m in matched if m[0] == "random"])]:
+        for label, group in [("pre-trained", on_start(matched, False)), ("random weights", on_start(matched, True))]:
             if group:
                 rule_change, *others = mean_change(group)
                 rows.append(["", f"mean change, {label} ({len(group)})", signed(rule_change),
@@ -131,10 +135,9 @@ def baselines():
     rows = []
     for rate, runs in [("3e-4, the pre-trained start's rate (until this page)", RANDOM_SEEDS_AT_3E4),
                        ("6e-4, chosen by the rule", RANDOM_SEEDS)]:
-        (points, low, high), (sts, sts_low, sts_high) = transfer_intervals(runs)
+        points, sts = transfer_intervals(runs)
         rows.append([rate, f"{Spread(runs).accuracy()} / {Spread(runs).spearman()}",
-                     f"{signed(points)} [{signed(low)}, {signed(high)}] points, "
-                     f"{signed(sts)} [{signed(sts_low)}, {signed(sts_high)}]"])
+                     f"{signed(points[0])} {interval(points)} points, {signed(sts[0])} {interval(sts)}"])
     return table(["random weights fine-tuned at", f"`snli:test` / `stsb:dev`, {len(RANDOM_SEEDS)} seeds",
                   "what pre-training pays, 95% interval"], rows, ["---", "---:", "---:"])
 
@@ -176,17 +179,20 @@ def held_out_figures(run):
     return f"{pct(accuracy(run))} / {num(spearman(run))}"
 
 
+def fine_tuning_rows(start, name):
+    return [[f"{name}, fine-tuning seed {seed}: `snli:test` / `stsb:dev`",
+             f"{held_out_figures(the_first(start, seed))} → {held_out_figures(made_again(start, seed))}"]
+            for seed in SEEDS if finished(made_again(start, seed))]
+
+
 def reruns():
     """Pre-training runs made again by the same command, and the recipe's fine-tunings made again for the
     stsb:train figure: the first runs' figures (read back from their consoles where their logs were lost) against
     the second's."""
     rows = []
-    for start in [f"run {run}" for run in MADE_AGAIN] + ["random"]:
-        run = start.split()[-1]
-        if start != "random" and (RUNS / LEVERS / f"seed{run}-bert" / "metrics.jsonl").exists():
-            rows += pretraining_rows(int(run))
-        rows += [[f"{'random weights' if start == 'random' else start}, fine-tuning seed {seed}: "
-                  "`snli:test` / `stsb:dev`", f"{held_out_figures(the_first(start, seed))} → "
-                  f"{held_out_figures(made_again(start, seed))}"]
-                 for seed in SEEDS if finished(made_again(start, seed))]
+    for run in MADE_AGAIN:
+        if (RUNS / LEVERS / f"seed{run}-bert" / "metrics.jsonl").exists():
+            rows += pretraining_rows(run)
+        rows += fine_tuning_rows(f"run {run}", f"run {run}")
+    rows += fine_tuning_rows("random", "random weights")
     return table(["made again", "first → again"], rows, ["---", "---:"])

@@ -18,8 +18,8 @@ from fine_tuning_levers import baselines, fine_tuning_levers, levers_figures, re
 from levers_table import tried  # noqa: E402
 from run_logs import HEADLINE, HOURS, RANDOM, RANDOM_CHECKPOINT, RANDOM_SEEDS, RANDOM_SEEDS_AT_3E4, RANDOM_ZERO_SHOT, \
                      RECIPE_RUNS, RECIPE_STEPS, REPRODUCTION, Spread, Start, accuracy, best_run, evaluations, hour, \
-                     macro_f1, notebook, num, pair, pct, read, recipe_spread, records, runs_link, shape, signals, \
-                     signed, spearman, steps, table, transfer_intervals, weight, zero_shot  # noqa: E402
+                     interval, macro_f1, notebook, num, pair, pct, read, recipe_spread, records, runs_link, shape, \
+                     signals, signed, spearman, steps, table, transfer_intervals, weight, zero_shot  # noqa: E402
 
 # --- The tables -------------------------------------------------------------------------------------------------
 
@@ -38,11 +38,6 @@ def run_name(run):
 
 def spread_source(runs):
     return " ".join(report_link(run, run_name(run)) for run in runs)
-
-
-def interval(values, decimals=2):
-    difference, low, high = values
-    return f"[{signed(low, decimals)}, {signed(high, decimals)}]"
 
 
 def headline():

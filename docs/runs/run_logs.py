@@ -260,6 +260,12 @@ def run_means(figure):
     return [mean(figure(run) for run in runs) for _, runs in RECIPE_RUNS.values()]
 
 
+def interval(values, decimals=2):
+    """"[low, high]" of a (difference, low, high) from welch_interval."""
+    difference, low, high = values
+    return f"[{signed(low, decimals)}, {signed(high, decimals)}]"
+
+
 def transfer_intervals(random_runs=RANDOM_SEEDS):
     """Welch's 95% intervals for what pre-training pays, each pre-training run one observation (the mean of its
     fine-tunings) against each random seed: (accuracy, Spearman), each (difference, low, high)."""
